@@ -1,0 +1,1 @@
+"""Configuration: settings, the prompt registry and the shipped YAML data."""

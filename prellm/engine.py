@@ -1,0 +1,228 @@
+"""The engine. A request flows one way:
+
+    configuration → small-model analysis (strategy's schema) → prompt composition
+    → large model (parts first, for split) → validation → PreLLMResult
+
+Strategies only declare what to ask the small model and how to compose; every
+model call happens here, through ``prellm.providers``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from functools import cached_property
+from typing import Any
+
+from . import providers
+from .analysis import analyse, stage_record
+from .config.prompts import PromptRegistry
+from .config.resources import shipped_yaml
+from .config.settings import resolve_models
+from .errors import ConfigError, ValidationError
+from .language import language_name
+from .messages import Conversation, build_large_messages
+from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
+from .strategies import ComposeContext, Composition, get_strategy
+
+Event = str | StageEvent | PreLLMResult
+
+
+class PreLLM:
+    """An engine bound to a configuration: models, default strategy, prompts, intents.
+
+    ``llm_kwargs`` (temperature, max_tokens, api_base, api_key, timeout, ...) go
+    to every large-model call; ``small_kwargs`` to the small model's.
+    """
+
+    def __init__(
+        self,
+        small_llm: str | None = None,
+        large_llm: str | None = None,
+        strategy: str = "auto",
+        *,
+        small_kwargs: dict[str, Any] | None = None,
+        prompts: PromptRegistry | None = None,
+        intents: list[dict[str, str]] | None = None,
+        **llm_kwargs: Any,
+    ) -> None:
+        get_strategy(strategy)  # fail on a typo now, not at the first query
+        self._small_arg, self._large_arg = small_llm, large_llm
+        self.strategy = strategy
+        self.small_kwargs = dict(small_kwargs or {})
+        self.llm_kwargs = llm_kwargs
+        self._prompts = prompts
+        self._intents = intents
+
+    @cached_property
+    def models(self) -> tuple[str, str, list[str]]:
+        return resolve_models(self._small_arg, self._large_arg)
+
+    @cached_property
+    def prompts(self) -> PromptRegistry:
+        return self._prompts or PromptRegistry.default()
+
+    @cached_property
+    def intents(self) -> list[dict[str, str]]:
+        return self._intents or shipped_yaml("intents.yaml")["intents"]
+
+    # --- public surface ---------------------------------------------------------------
+
+    async def arun(self, query: str | None = None, **kwargs: Any) -> PreLLMResult:
+        """Run a request and return the result (the large model's answer is not streamed)."""
+        async for event in self._execute(query, stream=False, **kwargs):
+            if isinstance(event, PreLLMResult):
+                return event
+        raise AssertionError("engine ended without a result")  # pragma: no cover
+
+    async def astream(self, query: str | None = None, **kwargs: Any) -> AsyncIterator[Event]:
+        """Yield stage events and text chunks as they happen, then the PreLLMResult."""
+        async for event in self._execute(query, stream=True, **kwargs):
+            yield event
+
+    def run(self, query: str | None = None, **kwargs: Any) -> PreLLMResult:
+        return _run_sync(self.arun(query, **kwargs))
+
+    def stream(self, query: str | None = None, **kwargs: Any) -> Iterator[Event]:
+        with asyncio.Runner() as runner:
+            agen = self.astream(query, **kwargs)
+            while True:
+                try:
+                    yield runner.run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+
+    # --- the one path -----------------------------------------------------------------
+
+    async def _execute(
+        self,
+        query: str | None,
+        *,
+        stream: bool,
+        messages: list[dict[str, Any]] | None = None,
+        strategy: str | None = None,
+        user_context: str | dict[str, Any] | None = None,
+        small_kwargs: dict[str, Any] | None = None,
+        **llm_kwargs: Any,
+    ) -> AsyncIterator[Event]:
+        t0 = time.perf_counter()
+        conv = Conversation.from_input(query, messages)
+        requested = strategy or self.strategy
+        chosen = get_strategy(requested)
+        small, large, notices = self.models
+        notices = list(notices)
+        context_text = _context_text(user_context)
+        stages: list[StageRecord] = []
+        decomposition = Decomposition()
+
+        if chosen.prompt is not None:
+            yield StageEvent(stage="small", status="start", model=small, detail={"strategy": chosen.name})
+            outcome = await analyse(
+                chosen,
+                small,
+                prompts=self.prompts,
+                intents=self.intents,
+                query=conv.query,
+                history=conv.history_text(),
+                user_context=context_text,
+                small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
+            )
+            stages += outcome.stages
+            if outcome.decomposition is None:
+                decomposition.fallback_reason = outcome.fallback_reason
+                chosen = get_strategy("passthrough")
+                notices.append(f"preprocessing skipped, query sent unchanged: {outcome.fallback_reason}")
+                yield StageEvent(stage="small", status="fallback", model=small, detail={"reason": outcome.fallback_reason})
+            else:
+                decomposition = outcome.decomposition
+                if chosen.name == "auto":
+                    chosen = get_strategy(outcome.data["strategy"])
+                yield StageEvent(
+                    stage="small",
+                    status="done",
+                    model=small,
+                    detail={"strategy": chosen.name, "intent": decomposition.intent, "ms": round(stages[-1].ms)},
+                )
+
+        ctx = ComposeContext(
+            query=conv.query,
+            decomposition=decomposition,
+            prompts=self.prompts,
+            language=language_name(decomposition.language, conv.query),
+            user_context=context_text,
+            intent_descriptions={i["name"]: i["description"] for i in self.intents},
+        )
+        params = {**self.llm_kwargs, **llm_kwargs}
+        sub_answers: list[SubAnswer] = []
+        parts = chosen.parts(ctx)
+        if parts:
+            yield StageEvent(stage="parts", status="start", model=large, detail={"count": len(parts)})
+            done = await asyncio.gather(
+                *[
+                    providers.acomplete(large, conv.replace_last(chosen.part_prompt(ctx, q)), **params)
+                    for q in parts
+                ]
+            )
+            for i, (q, c) in enumerate(zip(parts, done, strict=True), 1):
+                stages.append(stage_record(f"part_{i}", "large", c))
+                sub_answers.append(SubAnswer(query=q, answer=c.content))
+            composition = chosen.merge(ctx, sub_answers)
+        else:
+            composition = chosen.compose(ctx) if chosen.name != "split" else Composition()
+
+        final_messages = build_large_messages(conv, composition)
+        decomposition.system_prompt = composition.system
+        decomposition.composed_prompt = composition.user if composition.user is not None else conv.query
+
+        yield StageEvent(stage="large", status="start", model=large, detail={"strategy": chosen.name})
+        if stream:
+            completion = None
+            async for item in providers.astream(large, final_messages, **params):
+                if isinstance(item, str):
+                    yield item
+                else:
+                    completion = item
+            assert completion is not None
+        else:
+            completion = await providers.acomplete(large, final_messages, **params)
+        stages.append(stage_record("large", "large", completion))
+        if completion.usage_estimated:
+            notices.append(f"{large} reported no token usage; counts for 'large' are estimates")
+
+        if not completion.content.strip():
+            raise ValidationError(large, f"empty answer (finish_reason={completion.finish_reason})")
+        if completion.finish_reason == "length":
+            notices.append("the answer was cut at max_tokens")
+
+        yield StageEvent(stage="large", status="done", model=large, detail={"ms": round(completion.ms)})
+        yield PreLLMResult(
+            content=completion.content,
+            model_used=large,
+            small_model_used=small if any(s.role == "small" for s in stages) else None,
+            strategy=chosen.name,
+            requested_strategy=requested,
+            decomposition=decomposition,
+            sub_answers=sub_answers,
+            stages=stages,
+            notices=notices,
+            finish_reason=completion.finish_reason,
+            total_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+
+def _context_text(user_context: str | dict[str, Any] | None) -> str | None:
+    if user_context is None or user_context == "" or user_context == {}:
+        return None
+    if isinstance(user_context, dict):
+        return "; ".join(f"{k}: {v}" for k, v in user_context.items())
+    return str(user_context)
+
+
+def _run_sync(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise ConfigError("called the sync API inside a running event loop; use `await ...arun()` instead")

@@ -1,0 +1,125 @@
+"""Pydantic models for everything that crosses preLLM's public boundary."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+StageName = str  # "small", "small_repair", "large", "sub_1", ..., "merge"
+
+
+class Structure(BaseModel):
+    """What the user wants done, as the small model understood it."""
+
+    action: str | None = None
+    target: str | None = None
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+
+class Decomposition(BaseModel):
+    """The small model's analysis of the query and the prompt built from it."""
+
+    intent: str | None = None
+    confidence: float | None = None
+    domain: str | None = None
+    language: str | None = None
+    missing: list[str] = Field(default_factory=list)
+    structure: Structure = Field(default_factory=Structure)
+    constraints: list[str] = Field(default_factory=list)
+    expected_output: str | None = None
+    sub_queries: list[str] = Field(default_factory=list)
+    context: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    strategy_reason: str | None = None
+    composed_prompt: str | None = None
+    system_prompt: str | None = None
+    fallback_reason: str | None = None
+
+
+class StageRecord(BaseModel):
+    """One model call: who was called, what it cost, how long it took."""
+
+    stage: StageName
+    model: str
+    role: Literal["small", "large"]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = Field(
+        default=0.0, description="litellm's price; 0 for local models, null when unknown"
+    )
+    ms: float = 0.0
+    finish_reason: str | None = None
+    ok: bool = True
+    error: str | None = None
+
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class SubAnswer(BaseModel):
+    query: str
+    answer: str
+
+
+class PreLLMResult(BaseModel):
+    """What ``preprocess_and_execute`` returns: the answer and how it was made."""
+
+    content: str
+    model_used: str
+    small_model_used: str | None
+    strategy: str
+    requested_strategy: str
+    decomposition: Decomposition
+    sub_answers: list[SubAnswer] = Field(default_factory=list)
+    stages: list[StageRecord] = Field(default_factory=list)
+    notices: list[str] = Field(default_factory=list)
+    finish_reason: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def usage(self) -> dict[str, TokenUsage]:
+        """Token counts per stage as reported by the providers, plus ``total``."""
+        out: dict[str, TokenUsage] = {}
+        total = TokenUsage()
+        for s in self.stages:
+            out[s.stage] = TokenUsage(
+                prompt_tokens=s.prompt_tokens, completion_tokens=s.completion_tokens
+            )
+            total.prompt_tokens += s.prompt_tokens
+            total.completion_tokens += s.completion_tokens
+        out["total"] = total
+        return out
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> dict[str, float | None]:
+        """Cost per stage and ``total`` (unknown prices count as 0 in the total)."""
+        out: dict[str, float | None] = {s.stage: s.cost_usd for s in self.stages}
+        out["total"] = sum(s.cost_usd or 0.0 for s in self.stages)
+        return out
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        out = {s.stage: round(s.ms, 1) for s in self.stages}
+        out["total"] = round(self.total_ms, 1)
+        return out
+
+    total_ms: float = 0.0
+
+
+class StageEvent(BaseModel):
+    """Progress of a request, yielded between text chunks when streaming."""
+
+    stage: StageName
+    status: Literal["start", "done", "fallback", "error"]
+    model: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,261 @@
+"""The one place that talks to model providers.
+
+Everything goes through litellm, imported on first use so that ``import prellm``
+and ``prellm --help`` stay fast. preLLM's own providers (the embedded llama.cpp
+model, ``local/``, and the deterministic test model, ``test/``) are registered
+with litellm as custom providers, so the rest of the code never special-cases
+them. Third-party packages can add providers through the ``prellm.providers``
+entry-point group: each entry point is a callable returning ``(prefix, handler)``
+where ``handler`` is a ``litellm.CustomLLM``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (
+    ConfigError,
+    PreLLMError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+)
+
+log = logging.getLogger("prellm.providers")
+
+# Providers whose calls cost nothing and whose output we control.
+FREE_PREFIXES = ("local/", "test/")
+DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
+
+_litellm: Any = None
+_init_lock = threading.Lock()
+
+
+def _builtin_providers() -> list[tuple[str, Any]]:
+    from .embedded import EmbeddedLLM
+    from .testing import TestLLM
+
+    return [("local", EmbeddedLLM()), ("test", TestLLM())]
+
+
+def _plugin_providers() -> list[tuple[str, Any]]:
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group="prellm.providers"):
+        try:
+            prefix, handler = ep.load()()
+            found.append((prefix, handler))
+        except Exception as exc:  # a broken plugin must not break every call
+            log.warning("provider plugin %s failed to load: %s", ep.name, exc)
+    return found
+
+
+def litellm() -> Any:
+    """litellm, imported and configured once, with preLLM's providers registered."""
+    global _litellm
+    if _litellm is not None:
+        return _litellm
+    with _init_lock:
+        if _litellm is None:
+            # Use the price table shipped with litellm instead of fetching one at import.
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm as _ll
+
+            _ll.suppress_debug_info = True
+            _ll.drop_params = True  # providers that lack a parameter get the rest
+            logging.getLogger("LiteLLM").setLevel(logging.ERROR)
+            providers = _builtin_providers() + _plugin_providers()
+            _ll.custom_provider_map = [
+                *[p for p in _ll.custom_provider_map if p["provider"] not in dict(providers)],
+                *[{"provider": name, "custom_handler": h} for name, h in providers],
+            ]
+            _ll.utils.custom_llm_setup()
+            _litellm = _ll
+    return _litellm
+
+
+@dataclass
+class Completion:
+    """A finished model call."""
+
+    model: str
+    content: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    finish_reason: str | None
+    ms: float
+    usage_estimated: bool = False
+
+
+def is_free(model: str) -> bool:
+    return model.startswith(FREE_PREFIXES)
+
+
+def cost_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """Price of a call in USD from litellm's table; 0 for local models, None if unknown."""
+    if is_free(model):
+        return 0.0
+    try:
+        p, c = litellm().cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+        return float(p + c)
+    except Exception:
+        return None
+
+
+def supports_response_schema(model: str) -> bool:
+    """Can this model be constrained to a JSON Schema (``response_format`` json_schema)?"""
+    if is_free(model):
+        return True
+    try:
+        return bool(litellm().supports_response_schema(model=model))
+    except Exception:
+        return False
+
+
+def json_response_format(model: str, name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``response_format`` to ask ``model`` for JSON matching ``schema``, if it has one."""
+    if supports_response_schema(model):
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+    try:
+        params = litellm().get_supported_openai_params(model=model) or []
+    except Exception:
+        params = []
+    return {"type": "json_object"} if "response_format" in params else None
+
+
+_SECRETISH = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9._\-]+|key[=:]\s*[A-Za-z0-9._\-]{8,})", re.I
+)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """One line, no credentials, bounded length: fit for stderr and logs."""
+    text = _SECRETISH.sub("[REDACTED]", " ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _map_error(model: str, exc: BaseException) -> PreLLMError:
+    if isinstance(exc, PreLLMError):
+        return exc
+    ll = litellm()
+    cause = _short(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+    # litellm prefixes messages with its exception class; keep the provider's words.
+    cause = re.sub(r"^litellm\.\w+:\s*", "", cause)
+    cause = re.sub(r"^\w+Error: \w+Exception - ", "", cause)
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, ll.exceptions.Timeout | TimeoutError):
+        return ProviderTimeoutError(model, f"timed out ({cause})", status_code=504)
+    if isinstance(exc, ll.exceptions.AuthenticationError):
+        return ProviderAuthError(model, f"authentication failed: {cause}", status_code=401)
+    if isinstance(exc, ll.exceptions.RateLimitError):
+        return RateLimitError(model, f"rate limited: {cause}", status_code=429)
+    if isinstance(exc, ll.exceptions.BadRequestError) and "LLM Provider NOT provided" in cause:
+        return ConfigError(
+            f"unknown model {model!r}: use a litellm model string such as "
+            f"'gpt-4o-mini', 'ollama/qwen2.5:3b', 'openai/<name>' or '{DEFAULT_LOCAL_MODEL}'"
+        )
+    return ProviderError(model, cause, status_code=status)
+
+
+def _prepare(model: str) -> None:
+    """Fail fast, with a fix, when the embedded model cannot be used."""
+    if model.startswith("local/"):
+        from .embedded import get_runtime
+
+        get_runtime(model.removeprefix("local/"))
+
+
+def _call_kwargs(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    kw = {k: v for k, v in params.items() if v is not None}
+    kw.setdefault("timeout", 120.0)
+    return {"model": model, "messages": messages, **kw}
+
+
+async def acomplete(model: str, messages: list[dict[str, Any]], **params: Any) -> Completion:
+    """One non-streamed chat completion. Raises a ProviderError subclass on failure."""
+    import asyncio
+
+    ll = litellm()
+    t0 = time.perf_counter()
+    try:
+        await asyncio.to_thread(_prepare, model)
+        resp = await ll.acompletion(**_call_kwargs(model, messages, params))
+    except Exception as exc:
+        raise _map_error(model, exc) from exc
+    ms = (time.perf_counter() - t0) * 1000
+    choice = resp.choices[0]
+    usage = getattr(resp, "usage", None)
+    pt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    ct = int(getattr(usage, "completion_tokens", 0) or 0)
+    return Completion(
+        model=model,
+        content=choice.message.content or "",
+        prompt_tokens=pt,
+        completion_tokens=ct,
+        cost_usd=cost_of(model, pt, ct),
+        finish_reason=choice.finish_reason,
+        ms=ms,
+        usage_estimated=usage is None,
+    )
+
+
+async def astream(
+    model: str, messages: list[dict[str, Any]], **params: Any
+) -> AsyncIterator[str | Completion]:
+    """Stream a chat completion: text deltas as they arrive, then one ``Completion``."""
+    import asyncio
+
+    ll = litellm()
+    t0 = time.perf_counter()
+    parts: list[str] = []
+    usage = None
+    finish = None
+    try:
+        await asyncio.to_thread(_prepare, model)
+        stream = await ll.acompletion(
+            **_call_kwargs(model, messages, params),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for chunk in stream:
+            if getattr(chunk, "usage", None):
+                usage = chunk.usage
+            if not chunk.choices:
+                continue
+            ch = chunk.choices[0]
+            finish = ch.finish_reason or finish
+            text = getattr(ch.delta, "content", None)
+            if text:
+                parts.append(text)
+                yield text
+    except Exception as exc:
+        raise _map_error(model, exc) from exc
+    content = "".join(parts)
+    estimated = usage is None or not getattr(usage, "prompt_tokens", 0)
+    if estimated:
+        pt = ll.token_counter(model=model, messages=messages)
+        ct = ll.token_counter(model=model, text=content)
+    else:
+        pt, ct = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
+    yield Completion(
+        model=model,
+        content=content,
+        prompt_tokens=pt,
+        completion_tokens=ct,
+        cost_usd=cost_of(model, pt, ct),
+        finish_reason=finish,
+        ms=(time.perf_counter() - t0) * 1000,
+        usage_estimated=estimated,
+    )

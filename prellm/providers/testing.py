@@ -1,0 +1,144 @@
+"""A deterministic model for tests and dry runs, registered with litellm as ``test/``.
+
+Like pydantic-ai's ``TestModel`` and ``FunctionModel``, it lets the whole engine
+run without a network or weights:
+
+* ``test/echo`` answers with the last user message; asked for JSON with a schema,
+  it returns a valid instance built from the schema (enum values that occur in
+  the user's text are preferred, so a query about deploying gets ``deploy``).
+* ``test/invalid`` returns text that is not JSON whenever JSON is asked for.
+* ``test/fail`` raises a provider error.
+* ``test/<name>`` calls the function registered with ``register_function(name, fn)``;
+  ``fn(messages, params)`` returns the reply text.
+
+Every request is recorded (``recorded_requests()``) so tests can assert on
+what a model received.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from litellm import CustomLLM
+from litellm.llms.custom_llm import CustomLLMError
+from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
+
+from ..language import detect
+from ..messages import text_of
+
+FunctionModel = Callable[[list[dict[str, Any]], dict[str, Any]], str]
+
+_functions: dict[str, FunctionModel] = {}
+_recorded: list[dict[str, Any]] = []
+_lock = threading.Lock()
+
+
+def register_function(name: str, fn: FunctionModel) -> str:
+    """Register ``fn`` as ``test/<name>``; returns the model string to use."""
+    _functions[name] = fn
+    return f"test/{name}"
+
+
+def recorded_requests(model: str | None = None) -> list[dict[str, Any]]:
+    with _lock:
+        return [r for r in _recorded if model is None or r["model"] == model]
+
+
+def clear_recorded() -> None:
+    with _lock:
+        _recorded.clear()
+
+
+def _last_user(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            return text_of(m.get("content"))
+    return ""
+
+
+def _subject(text: str) -> str:
+    """What an analysis prompt asks about: the text in its last triple quotes, else all of it."""
+    quoted = re.findall(r'"""(.*?)"""', text, re.S)
+    return quoted[-1] if quoted else text
+
+
+def example_from_schema(schema: dict[str, Any], hint: str = "", key: str = "value") -> Any:
+    """A deterministic instance of a JSON Schema (the subset preLLM emits).
+
+    Strings are ``"<key> 1"``, ``"<key> 2"``...; an enum value that occurs in ``hint``
+    is preferred, so asked about deploying, the test model answers intent ``deploy``.
+    """
+    low = hint.lower()
+    if "enum" in schema:
+        found = [v for v in schema["enum"] if isinstance(v, str) and v.lower() in low]
+        return found[0] if found else schema["enum"][0]
+    if "anyOf" in schema:
+        non_null = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        return example_from_schema(non_null[0] if non_null else schema["anyOf"][0], hint, key)
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: example_from_schema(v, hint, k) for k, v in props.items()}
+    if kind == "array":
+        n = max(1, min(2, schema.get("maxItems", 2)))
+        items = schema.get("items", {})
+        return [example_from_schema(items, hint, f"{key} {i}") for i in range(1, n + 1)]
+    if kind == "number":
+        return float(schema.get("maximum", 1.0)) * 0.9
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "boolean":
+        return False
+    if key == "language":
+        return "pl" if detect(hint) else "en"
+    return key[: schema.get("maxLength", 80)]
+
+
+def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    with _lock:
+        _recorded.append({"model": f"test/{model}", "messages": messages, "params": params})
+    rf = params.get("response_format") or {}
+    wants_json = rf.get("type") in ("json_schema", "json_object")
+    if model == "fail":
+        raise CustomLLMError(status_code=503, message="test model configured to fail")
+    if model in _functions:
+        return _functions[model](messages, params)
+    if model == "invalid" and wants_json:
+        return "this is not JSON {"
+    if wants_json:
+        schema = (rf.get("json_schema") or {}).get("schema") or {"type": "object"}
+        return json.dumps(example_from_schema(schema, _subject(_last_user(messages))), ensure_ascii=False)
+    return _last_user(messages)
+
+
+def _usage(messages: list[dict[str, Any]], text: str) -> tuple[int, int]:
+    prompt = sum(len(text_of(m.get("content")).split()) for m in messages)
+    return prompt, len(text.split())
+
+
+class TestLLM(CustomLLM):
+    def completion(self, model, messages, api_base, custom_prompt_dict, model_response: ModelResponse, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs):  # type: ignore[override]  # noqa: E501
+        text = _reply(model, messages, dict(optional_params))
+        model_response.choices[0].message.content = text  # type: ignore[union-attr]
+        p, c = _usage(messages, text)
+        model_response.usage = Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)  # type: ignore[attr-defined]
+        return model_response
+
+    async def acompletion(self, *args, **kwargs):  # type: ignore[override]
+        return self.completion(*args, **kwargs)
+
+    def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
+        text = _reply(model, messages, dict(optional_params))
+        words = text.split(" ")
+        for i, w in enumerate(words):
+            yield {"text": w if i == 0 else " " + w, "is_finished": False, "finish_reason": "", "usage": None, "index": 0, "tool_use": None}
+        p, c = _usage(messages, text)
+        yield {"text": "", "is_finished": True, "finish_reason": "stop", "index": 0, "tool_use": None, "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
+
+    async def astreaming(self, *args, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
+        for chunk in self.streaming(*args, **kwargs):
+            yield chunk
