@@ -152,8 +152,10 @@ def _map_error(model: str, exc: BaseException) -> PreLLMError:
     ll = litellm()
     cause = _short(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
     # litellm prefixes messages with its exception class; keep the provider's words.
-    cause = re.sub(r"^litellm\.\w+:\s*", "", cause)
-    cause = re.sub(r"^\w+Error: \w+Exception - ", "", cause)
+    # Streaming wraps it twice, hence the loop.
+    while (stripped := re.sub(r"^(litellm\.\w+|\w+Error):\s*", "", cause)) != cause:
+        cause = stripped
+    cause = re.sub(r"^\w+Exception - ", "", cause)
     status = getattr(exc, "status_code", None)
     if isinstance(exc, ll.exceptions.Timeout | TimeoutError):
         return ProviderTimeoutError(model, f"timed out ({cause})", status_code=504)

@@ -1,0 +1,101 @@
+"""``prellm "query"`` / ``prellm query "query"``: run one request from the shell.
+
+Unix habits: the answer goes to stdout (streamed as it arrives), progress and
+notices to stderr, ``-`` or a pipe reads the query from stdin, ``--json`` prints
+exactly one JSON object. Exit codes: 0 ok, 1 runtime or provider failure,
+2 usage or configuration error; the cause is one line on stderr, with a
+traceback only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+STRATEGIES = ("auto", "classify", "structure", "split", "enrich", "passthrough")
+
+
+class DefaultToQuery(click.Group):
+    """A group whose unknown first word is a query: ``prellm "Deploy app"`` == ``prellm query "Deploy app"``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["query", *args]
+        elif not args and not sys.stdin.isatty():
+            args = ["query"]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultToQuery, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="prellm", prog_name="prellm")
+def cli() -> None:
+    """preLLM: a small LLM turns a weak prompt into a good one; a large LLM answers it.
+
+    \b
+    prellm "Deploy app to prod"
+    prellm "Wdróż aplikację" --small ollama/qwen2.5:3b --large gpt-4o-mini --strategy structure
+    echo "Explain this error" | prellm - --json
+    """
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--small", "small", metavar="MODEL", help="Small model (litellm string); default PRELLM_SMALL_MODEL or the embedded model.")
+@click.option("--large", "large", metavar="MODEL", help="Large model (litellm string); default PRELLM_LARGE_MODEL or the embedded model.")
+@click.option("--strategy", "-s", type=click.Choice(STRATEGIES), default="auto", show_default=True, help="How the prompt is rewritten.")
+@click.option("--context", "-c", "context", metavar="TEXT", help="What the user's situation is (environment, versions...).")
+@click.option("--system", metavar="TEXT", help="A system prompt for the large model, kept ahead of preLLM's guidance.")
+@click.option("--temperature", type=float, help="Large model temperature.")
+@click.option("--max-tokens", type=click.IntRange(min=1), help="Large model max_tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object: the PreLLMResult.")
+@click.option("--no-stream", is_flag=True, help="Print the answer when it is complete instead of streaming it.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or notices on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def query(
+    text: str | None,
+    small: str | None,
+    large: str | None,
+    strategy: str,
+    context: str | None,
+    system: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    as_json: bool,
+    no_stream: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Preprocess TEXT with the small model and answer it with the large one ('-' reads stdin)."""
+    if text is None or text == "-":
+        if sys.stdin.isatty():
+            raise click.UsageError("give a query, e.g. prellm \"Deploy app to prod\", or pipe one in with -")
+        text = sys.stdin.read()
+    if not text.strip():
+        raise click.UsageError("the query is empty")
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": text}] if system else None
+    request: dict[str, Any] = {
+        "query": None if system else text,
+        "messages": messages,
+        "user_context": context,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    from .run import run_query
+
+    code = run_query(
+        small=small,
+        large=large,
+        strategy=strategy,
+        request={k: v for k, v in request.items() if v is not None},
+        as_json=as_json,
+        stream=not (as_json or no_stream),
+        quiet=quiet,
+        debug=debug,
+    )
+    sys.exit(code)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,112 @@
+"""Running a query for the CLI: stream the answer, show progress, map errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+
+def _err(console: Any, message: str) -> None:
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def run_query(
+    *,
+    small: str | None,
+    large: str | None,
+    strategy: str,
+    request: dict[str, Any],
+    as_json: bool,
+    stream: bool,
+    quiet: bool,
+    debug: bool,
+) -> int:
+    from rich.console import Console
+
+    from ..engine import PreLLM
+    from ..errors import PreLLMError
+    from ..models import PreLLMResult, StageEvent
+
+    err = Console(stderr=True, highlight=False)
+    try:
+        engine = PreLLM(small, large, strategy)
+        if not stream:
+            with err.status("preprocessing and answering…", spinner="dots") if not quiet else _Null():
+                result = engine.run(**request)
+            _notices(err, result, quiet)
+            if as_json:
+                sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+            else:
+                sys.stdout.write(result.content.rstrip("\n") + "\n")
+            return 0
+        result = None
+        wrote = False
+        for event in engine.stream(**request):
+            if isinstance(event, str):
+                sys.stdout.write(event)
+                sys.stdout.flush()
+                wrote = True
+            elif isinstance(event, StageEvent):
+                if not quiet:
+                    _progress(err, event)
+            elif isinstance(event, PreLLMResult):
+                result = event
+        if wrote:
+            sys.stdout.write("\n")
+        assert result is not None
+        _notices(err, result, quiet)
+        if not quiet:
+            _err(err, _summary(result))
+        return 0
+    except PreLLMError as exc:
+        if debug:
+            traceback.print_exc()
+        _err(err, f"prellm: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _err(err, "prellm: interrupted")
+        return 130
+    except Exception as exc:  # a bug of ours: still one line unless --debug
+        if debug:
+            traceback.print_exc()
+        _err(err, f"prellm: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)")
+        return 1
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _progress(err: Any, e: Any) -> None:
+    d = e.detail
+    if e.status == "start" and e.stage == "small":
+        _err(err, f"· analysing with {e.model} ({d.get('strategy')})…")
+    elif e.status == "done" and e.stage == "small":
+        _err(err, f"· {d.get('strategy')} (intent {d.get('intent')}) in {d.get('ms')} ms")
+    elif e.status == "fallback":
+        _err(err, f"· preprocessing skipped: {d.get('reason')}")
+    elif e.status == "start" and e.stage == "parts":
+        _err(err, f"· answering {d.get('count')} sub-queries with {e.model}…")
+    elif e.status == "start" and e.stage == "large":
+        _err(err, f"· answering with {e.model}…")
+
+
+def _notices(err: Any, result: Any, quiet: bool) -> None:
+    if quiet:
+        return
+    for n in result.notices:
+        _err(err, f"note: {n}")
+
+
+def _summary(result: Any) -> str:
+    u = result.usage["total"]
+    cost = result.cost_usd["total"]
+    return (
+        f"· {result.strategy} · {u.prompt_tokens}+{u.completion_tokens} tokens · "
+        f"${cost:.6f} · {result.timings_ms['total'] / 1000:.1f} s"
+    )
