@@ -1,0 +1,96 @@
+"""The real embedded model (llama.cpp, Qwen2.5-Coder-1.5B): every strategy, English and Polish.
+
+Slow: each test loads nothing new (one model per process) but generates real tokens
+on the CPU. Large answers are kept short with max_tokens.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from prellm import PreLLMResult, StageEvent, preprocess_and_execute_sync
+
+pytestmark = pytest.mark.slow
+
+LOCAL = "local/qwen2.5-coder-1.5b"
+SHORT = {"max_tokens": 40}
+
+
+def check_small_stage(r: PreLLMResult) -> None:
+    assert r.decomposition.fallback_reason is None, r.decomposition.fallback_reason
+    small = [s for s in r.stages if s.role == "small"]
+    assert [s.stage for s in small] == ["small"]  # one small call, valid on the first try
+    assert small[0].prompt_tokens > 100 and small[0].completion_tokens > 0  # real llama.cpp counts
+    assert r.cost_usd["total"] == 0.0
+    assert r.content.strip()
+
+
+def test_classify_english():
+    r = preprocess_and_execute_sync("Deploy app to prod", small_llm=LOCAL, large_llm=LOCAL, strategy="classify", **SHORT)
+    check_small_stage(r)
+    assert r.decomposition.intent == "deploy"
+    assert 0 <= r.decomposition.confidence <= 1
+    assert r.decomposition.system_prompt.startswith("You are an expert in")
+
+
+def test_structure_polish_keeps_polish():
+    q = "Napisz skrypt, który codziennie o 2:00 robi backup bazy PostgreSQL na S3"
+    r = preprocess_and_execute_sync(q, small_llm=LOCAL, large_llm=LOCAL, strategy="structure", **SHORT)
+    check_small_stage(r)
+    assert r.decomposition.structure.action
+    assert f"Request (verbatim): {q}" in r.decomposition.composed_prompt
+    assert "Answer in Polish." in r.decomposition.composed_prompt
+
+
+def test_split_english_answers_parts_and_merges():
+    q = "What is a Kubernetes pod, and how does Docker Compose differ from Helm?"
+    r = preprocess_and_execute_sync(q, small_llm=LOCAL, large_llm=LOCAL, strategy="split", **SHORT)
+    check_small_stage(r)
+    assert 1 <= len(r.decomposition.sub_queries) <= 5
+    if len(r.decomposition.sub_queries) >= 2:
+        assert len(r.sub_answers) == len(r.decomposition.sub_queries)
+        assert "Answers to its parts:" in r.decomposition.composed_prompt
+
+
+def test_enrich_polish():
+    q = "Aplikacja w Pythonie działa wolno, co zrobić?"
+    r = preprocess_and_execute_sync(q, small_llm=LOCAL, large_llm=LOCAL, strategy="enrich", user_context="Django 5, PostgreSQL", **SHORT)
+    check_small_stage(r)
+    assert r.decomposition.composed_prompt.startswith(q)
+    assert "About my situation: Django 5, PostgreSQL" in r.decomposition.composed_prompt
+    assert "Answer in Polish." in r.decomposition.composed_prompt
+
+
+def test_auto_picks_a_strategy_and_streams():
+    events = list(preprocess_and_execute_sync("Refactor this function to use async/await", small_llm=LOCAL, large_llm=LOCAL, stream=True, **SHORT))
+    result = events[-1]
+    assert isinstance(result, PreLLMResult)
+    check_small_stage(result)
+    assert result.requested_strategy == "auto"
+    assert result.strategy in ("passthrough", "classify", "structure", "split", "enrich")
+    assert result.decomposition.strategy_reason
+    chunks = [e for e in events if isinstance(e, str)]
+    assert len(chunks) > 1 and "".join(chunks) == result.content
+    assert any(isinstance(e, StageEvent) and e.stage == "small" and e.status == "done" for e in events)
+
+
+def test_passthrough_local():
+    r = preprocess_and_execute_sync("Say hello", small_llm=LOCAL, large_llm=LOCAL, strategy="passthrough", **SHORT)
+    assert r.small_model_used is None and r.content.strip()
+    assert r.usage["large"].completion_tokens > 0
+
+
+def test_embedded_small_model_composes_what_a_remote_large_model_receives(provider, remote):
+    r = preprocess_and_execute_sync("Wdróż aplikację na produkcję", small_llm=LOCAL, large_llm="openai/big-model", strategy="structure", **remote)
+    check_small_stage(r)
+    sent = provider.requests[-1]["messages"][-1]["content"]
+    assert sent == r.decomposition.composed_prompt
+    assert sent.startswith("Goal:") and "Wdróż aplikację na produkcję" in sent
+
+
+def test_a_gguf_path_works_as_a_model(tmp_path):
+    from prellm.providers.model_files import embedded_model_path
+
+    path = embedded_model_path()
+    r = preprocess_and_execute_sync("Say hi", small_llm=LOCAL, large_llm=f"local/{path}", strategy="passthrough", max_tokens=8)
+    assert r.model_used == f"local/{path}" and r.content.strip()
