@@ -34,7 +34,26 @@ _EXPORTS = {
     "ValidationError": "prellm.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "BudgetExceededError",
+    "ConfigError",
+    "Decomposition",
+    "PreLLM",
+    "PreLLMError",
+    "PreLLMResult",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "StageEvent",
+    "StageRecord",
+    "Structure",
+    "SubAnswer",
+    "ValidationError",
+    "__version__",
+    "preprocess_and_execute",
+    "preprocess_and_execute_sync",
+]
 
 if TYPE_CHECKING:
     from .api import preprocess_and_execute, preprocess_and_execute_sync

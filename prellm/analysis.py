@@ -69,7 +69,8 @@ def extract_json(text: str) -> Any:
 def _validation_error(exc: Exception) -> str:
     if isinstance(exc, pydantic.ValidationError):
         return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'object'}: {e['msg']}" for e in exc.errors()[:6]
+            f"{'.'.join(str(p) for p in e['loc']) or 'object'}: {e['msg']}"
+            for e in exc.errors()[:6]
         )
     return str(exc)
 
@@ -101,7 +102,9 @@ async def analyse(
     assert strategy.prompt is not None
     model_cls = strategy.analysis_model(tuple(i["name"] for i in intents))
     schema = compact_schema(model_cls)
-    response_format = providers.json_response_format(small_model, f"{strategy.name}_analysis", schema)
+    response_format = providers.json_response_format(
+        small_model, f"{strategy.name}_analysis", schema
+    )
     text = prompts.render(
         strategy.prompt, query=query, history=history, user_context=user_context, intents=intents
     )
@@ -128,7 +131,9 @@ async def analyse(
             raise
         except ProviderError as exc:
             outcome.stages.append(
-                StageRecord(stage=attempt, model=small_model, role="small", ok=False, error=exc.cause)
+                StageRecord(
+                    stage=attempt, model=small_model, role="small", ok=False, error=exc.cause
+                )
             )
             outcome.fallback_reason = f"small model unavailable: {exc.cause}"
             return outcome

@@ -117,7 +117,9 @@ class PreLLM:
         decomposition = Decomposition()
 
         if chosen.prompt is not None:
-            yield StageEvent(stage="small", status="start", model=small, detail={"strategy": chosen.name})
+            yield StageEvent(
+                stage="small", status="start", model=small, detail={"strategy": chosen.name}
+            )
             outcome = await analyse(
                 chosen,
                 small,
@@ -132,8 +134,15 @@ class PreLLM:
             if outcome.decomposition is None:
                 decomposition.fallback_reason = outcome.fallback_reason
                 chosen = get_strategy("passthrough")
-                notices.append(f"preprocessing skipped, query sent unchanged: {outcome.fallback_reason}")
-                yield StageEvent(stage="small", status="fallback", model=small, detail={"reason": outcome.fallback_reason})
+                notices.append(
+                    f"preprocessing skipped, query sent unchanged: {outcome.fallback_reason}"
+                )
+                yield StageEvent(
+                    stage="small",
+                    status="fallback",
+                    model=small,
+                    detail={"reason": outcome.fallback_reason},
+                )
             else:
                 decomposition = outcome.decomposition
                 if chosen.name == "auto":
@@ -142,7 +151,11 @@ class PreLLM:
                     stage="small",
                     status="done",
                     model=small,
-                    detail={"strategy": chosen.name, "intent": decomposition.intent, "ms": round(stages[-1].ms)},
+                    detail={
+                        "strategy": chosen.name,
+                        "intent": decomposition.intent,
+                        "ms": round(stages[-1].ms),
+                    },
                 )
 
         ctx = ComposeContext(
@@ -157,10 +170,14 @@ class PreLLM:
         sub_answers: list[SubAnswer] = []
         parts = chosen.parts(ctx)
         if parts:
-            yield StageEvent(stage="parts", status="start", model=large, detail={"count": len(parts)})
+            yield StageEvent(
+                stage="parts", status="start", model=large, detail={"count": len(parts)}
+            )
             done = await asyncio.gather(
                 *[
-                    providers.acomplete(large, conv.replace_last(chosen.part_prompt(ctx, q)), **params)
+                    providers.acomplete(
+                        large, conv.replace_last(chosen.part_prompt(ctx, q)), **params
+                    )
                     for q in parts
                 ]
             )
@@ -173,9 +190,13 @@ class PreLLM:
 
         final_messages = build_large_messages(conv, composition)
         decomposition.system_prompt = composition.system
-        decomposition.composed_prompt = composition.user if composition.user is not None else conv.query
+        decomposition.composed_prompt = (
+            composition.user if composition.user is not None else conv.query
+        )
 
-        yield StageEvent(stage="large", status="start", model=large, detail={"strategy": chosen.name})
+        yield StageEvent(
+            stage="large", status="start", model=large, detail={"strategy": chosen.name}
+        )
         if stream:
             completion = None
             async for item in providers.astream(large, final_messages, **params):
@@ -195,7 +216,9 @@ class PreLLM:
         if completion.finish_reason == "length":
             notices.append("the answer was cut at max_tokens")
 
-        yield StageEvent(stage="large", status="done", model=large, detail={"ms": round(completion.ms)})
+        yield StageEvent(
+            stage="large", status="done", model=large, detail={"ms": round(completion.ms)}
+        )
         yield PreLLMResult(
             content=completion.content,
             model_used=large,
@@ -225,4 +248,6 @@ def _run_sync(coro: Any) -> Any:
     except RuntimeError:
         return asyncio.run(coro)
     coro.close()
-    raise ConfigError("called the sync API inside a running event loop; use `await ...arun()` instead")
+    raise ConfigError(
+        "called the sync API inside a running event loop; use `await ...arun()` instead"
+    )

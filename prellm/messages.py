@@ -31,7 +31,9 @@ def text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text"
+            p.get("text", "")
+            for p in content
+            if isinstance(p, dict) and p.get("type", "text") == "text"
         )
     return str(content)
 
@@ -80,7 +82,9 @@ class Conversation:
         turn = msgs[self.last_user]
         content = turn.get("content")
         if isinstance(content, list):
-            others = [p for p in content if not (isinstance(p, dict) and p.get("type", "text") == "text")]
+            others = [
+                p for p in content if not (isinstance(p, dict) and p.get("type", "text") == "text")
+            ]
             turn["content"] = [{"type": "text", "text": text}, *others]
         else:
             turn["content"] = text
@@ -89,7 +93,11 @@ class Conversation:
 
 def build_large_messages(conv: Conversation, composition: Composition) -> list[dict[str, Any]]:
     """What the large model receives: the caller's chat, the composed turn, the added guidance."""
-    msgs = conv.replace_last(composition.user) if composition.user is not None else copy.deepcopy(conv.messages)
+    msgs = (
+        conv.replace_last(composition.user)
+        if composition.user is not None
+        else copy.deepcopy(conv.messages)
+    )
     if composition.system:
         if msgs and msgs[0]["role"] in ("system", "developer"):
             # The caller's own system prompt comes first: it is theirs and it rules.

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from recording_server import RecordingServer
 
 from prellm.providers.testing import clear_recorded
-from recording_server import RecordingServer
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,9 @@ class RecordingServer:
                 pass
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}"
+                )
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
@@ -50,7 +52,10 @@ class RecordingServer:
                     reply = (500, f"responder failed: {exc}")
                 if isinstance(reply, tuple):
                     status, message = reply
-                    self._send(status, {"error": {"message": message, "type": "test_error", "code": status}})
+                    self._send(
+                        status,
+                        {"error": {"message": message, "type": "test_error", "code": status}},
+                    )
                 elif body.get("stream"):
                     self._stream(body, reply)
                 else:
@@ -69,17 +74,26 @@ class RecordingServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
                 self.end_headers()
-                base = {"id": "chatcmpl-rec", "object": "chat.completion.chunk", "created": int(time.time()), "model": body.get("model")}
+                base = {
+                    "id": "chatcmpl-rec",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body.get("model"),
+                }
                 words = text.split(" ")
                 for i, w in enumerate(words):
                     delta = {"content": w if i == 0 else " " + w}
                     if i == 0:
                         delta["role"] = "assistant"
-                    self._event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+                    self._event(
+                        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    )
                     if i == 0 and server.hold_after_first_chunk and not server.released.wait(10):
                         server.hold_timed_out = True
                     time.sleep(server.chunk_delay)
-                self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                self._event(
+                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                )
                 if (body.get("stream_options") or {}).get("include_usage"):
                     self._event({**base, "choices": [], "usage": server.usage_dict()})
                 self.wfile.write(b"data: [DONE]\n\n")
@@ -99,7 +113,10 @@ class RecordingServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
     def usage_dict(self) -> dict[str, int]:
-        return {**self.usage, "total_tokens": self.usage["prompt_tokens"] + self.usage["completion_tokens"]}
+        return {
+            **self.usage,
+            "total_tokens": self.usage["prompt_tokens"] + self.usage["completion_tokens"],
+        }
 
     def completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
         return {
@@ -107,7 +124,13 @@ class RecordingServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
             "usage": self.usage_dict(),
         }
 

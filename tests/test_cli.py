@@ -50,10 +50,27 @@ def test_query_from_stdin():
 
 def test_system_prompt_and_generation_options_reach_the_large_model():
     large = register_function("cli_large", lambda m, p: "fine")
-    r = run("hi", "--small", "test/echo", "--large", large, "-s", "passthrough", "--system", "Be brief.", "--temperature", "0.3", "--max-tokens", "12")
+    r = run(
+        "hi",
+        "--small",
+        "test/echo",
+        "--large",
+        large,
+        "-s",
+        "passthrough",
+        "--system",
+        "Be brief.",
+        "--temperature",
+        "0.3",
+        "--max-tokens",
+        "12",
+    )
     assert r.exit_code == 0
     call = recorded_requests(large)[0]
-    assert call["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    assert call["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
     assert call["params"]["temperature"] == 0.3 and call["params"]["max_tokens"] == 12
 
 
@@ -61,11 +78,15 @@ def test_provider_failure_exits_1_with_one_line_and_no_traceback():
     r = run("Deploy", "--small", "test/echo", "--large", "test/fail", "-s", "classify", "-q")
     assert r.exit_code == 1
     assert r.stdout == ""
-    assert r.stderr.strip().splitlines() == ["prellm: error: test/fail: test model configured to fail"]
+    assert r.stderr.strip().splitlines() == [
+        "prellm: error: test/fail: test model configured to fail"
+    ]
 
 
 def test_debug_shows_the_traceback():
-    r = run("Deploy", "--small", "test/echo", "--large", "test/fail", "-s", "passthrough", "--debug")
+    r = run(
+        "Deploy", "--small", "test/echo", "--large", "test/fail", "-s", "passthrough", "--debug"
+    )
     assert r.exit_code == 1
     assert "Traceback" in r.stderr
 
@@ -84,7 +105,9 @@ def test_unknown_model_is_a_configuration_error_exit_2():
 
 
 def test_degraded_preprocessing_is_visible_on_stderr():
-    r = run("Deploy", "--small", "test/invalid", "--large", "test/echo", "-s", "classify", "--no-stream")
+    r = run(
+        "Deploy", "--small", "test/invalid", "--large", "test/echo", "-s", "classify", "--no-stream"
+    )
     assert r.exit_code == 0
     assert "preprocessing skipped" in r.stderr
 
@@ -95,5 +118,14 @@ def test_installed_entry_point_help_does_not_import_litellm():
         "assert 'litellm' not in sys.modules and 'pydantic' not in sys.modules, 'heavy import at start-up'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    out = subprocess.run([sys.executable, "-m", "prellm", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "prellm", "--help"], capture_output=True, text=True, check=True
+    )
     assert "query" in out.stdout
+
+
+def test_every_public_name_imports():
+    import prellm
+
+    for name in prellm.__all__:
+        assert getattr(prellm, name) is not None

@@ -26,7 +26,9 @@ def check_small_stage(r: PreLLMResult) -> None:
 
 
 def test_classify_english():
-    r = preprocess_and_execute_sync("Deploy app to prod", small_llm=LOCAL, large_llm=LOCAL, strategy="classify", **SHORT)
+    r = preprocess_and_execute_sync(
+        "Deploy app to prod", small_llm=LOCAL, large_llm=LOCAL, strategy="classify", **SHORT
+    )
     check_small_stage(r)
     assert r.decomposition.intent == "deploy"
     assert 0 <= r.decomposition.confidence <= 1
@@ -35,7 +37,9 @@ def test_classify_english():
 
 def test_structure_polish_keeps_polish():
     q = "Napisz skrypt, który codziennie o 2:00 robi backup bazy PostgreSQL na S3"
-    r = preprocess_and_execute_sync(q, small_llm=LOCAL, large_llm=LOCAL, strategy="structure", **SHORT)
+    r = preprocess_and_execute_sync(
+        q, small_llm=LOCAL, large_llm=LOCAL, strategy="structure", **SHORT
+    )
     check_small_stage(r)
     assert r.decomposition.structure.action
     assert f"Request (verbatim): {q}" in r.decomposition.composed_prompt
@@ -54,7 +58,14 @@ def test_split_english_answers_parts_and_merges():
 
 def test_enrich_polish():
     q = "Aplikacja w Pythonie działa wolno, co zrobić?"
-    r = preprocess_and_execute_sync(q, small_llm=LOCAL, large_llm=LOCAL, strategy="enrich", user_context="Django 5, PostgreSQL", **SHORT)
+    r = preprocess_and_execute_sync(
+        q,
+        small_llm=LOCAL,
+        large_llm=LOCAL,
+        strategy="enrich",
+        user_context="Django 5, PostgreSQL",
+        **SHORT,
+    )
     check_small_stage(r)
     assert r.decomposition.composed_prompt.startswith(q)
     assert "About my situation: Django 5, PostgreSQL" in r.decomposition.composed_prompt
@@ -62,7 +73,15 @@ def test_enrich_polish():
 
 
 def test_auto_picks_a_strategy_and_streams():
-    events = list(preprocess_and_execute_sync("Refactor this function to use async/await", small_llm=LOCAL, large_llm=LOCAL, stream=True, **SHORT))
+    events = list(
+        preprocess_and_execute_sync(
+            "Refactor this function to use async/await",
+            small_llm=LOCAL,
+            large_llm=LOCAL,
+            stream=True,
+            **SHORT,
+        )
+    )
     result = events[-1]
     assert isinstance(result, PreLLMResult)
     check_small_stage(result)
@@ -71,17 +90,27 @@ def test_auto_picks_a_strategy_and_streams():
     assert result.decomposition.strategy_reason
     chunks = [e for e in events if isinstance(e, str)]
     assert len(chunks) > 1 and "".join(chunks) == result.content
-    assert any(isinstance(e, StageEvent) and e.stage == "small" and e.status == "done" for e in events)
+    assert any(
+        isinstance(e, StageEvent) and e.stage == "small" and e.status == "done" for e in events
+    )
 
 
 def test_passthrough_local():
-    r = preprocess_and_execute_sync("Say hello", small_llm=LOCAL, large_llm=LOCAL, strategy="passthrough", **SHORT)
+    r = preprocess_and_execute_sync(
+        "Say hello", small_llm=LOCAL, large_llm=LOCAL, strategy="passthrough", **SHORT
+    )
     assert r.small_model_used is None and r.content.strip()
     assert r.usage["large"].completion_tokens > 0
 
 
 def test_embedded_small_model_composes_what_a_remote_large_model_receives(provider, remote):
-    r = preprocess_and_execute_sync("Wdróż aplikację na produkcję", small_llm=LOCAL, large_llm="openai/big-model", strategy="structure", **remote)
+    r = preprocess_and_execute_sync(
+        "Wdróż aplikację na produkcję",
+        small_llm=LOCAL,
+        large_llm="openai/big-model",
+        strategy="structure",
+        **remote,
+    )
     check_small_stage(r)
     sent = provider.requests[-1]["messages"][-1]["content"]
     assert sent == r.decomposition.composed_prompt
@@ -92,5 +121,15 @@ def test_a_gguf_path_works_as_a_model(tmp_path):
     from prellm.providers.model_files import embedded_model_path
 
     path = embedded_model_path()
-    r = preprocess_and_execute_sync("Say hi", small_llm=LOCAL, large_llm=f"local/{path}", strategy="passthrough", max_tokens=8)
+    r = preprocess_and_execute_sync(
+        "Say hi", small_llm=LOCAL, large_llm=f"local/{path}", strategy="passthrough", max_tokens=8
+    )
     assert r.model_used == f"local/{path}" and r.content.strip()
+
+
+def test_litellm_sync_streaming_from_the_embedded_provider():
+    from prellm.providers import litellm
+
+    stream = litellm().completion(model=LOCAL, messages=[{"role": "user", "content": "Count to five."}], stream=True, max_tokens=20)
+    texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert len(texts) > 1 and "".join(texts).strip()

@@ -22,7 +22,9 @@ LARGE = "openai/big-model"
 
 
 def test_classify_system_prompt_reaches_the_provider(provider, remote):
-    r = preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="classify", **remote)
+    r = preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm=LARGE, strategy="classify", **remote
+    )
     body = provider.requests[-1]
     assert body["model"] == "big-model"
     assert body["messages"][0]["role"] == "system" and "expert" in body["messages"][0]["content"]
@@ -32,14 +34,26 @@ def test_classify_system_prompt_reaches_the_provider(provider, remote):
 
 
 def test_llm_kwargs_reach_the_provider(provider, remote):
-    preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="passthrough", temperature=0.2, max_tokens=33, **remote)
+    preprocess_and_execute_sync(
+        QUERY,
+        small_llm="test/echo",
+        large_llm=LARGE,
+        strategy="passthrough",
+        temperature=0.2,
+        max_tokens=33,
+        **remote,
+    )
     body = provider.requests[-1]
     assert body["temperature"] == 0.2 and body["max_tokens"] == 33
-    assert {k.lower(): v for k, v in provider.headers[-1].items()}["authorization"] == "Bearer sk-test-not-a-real-key-0000"
+    assert {k.lower(): v for k, v in provider.headers[-1].items()}[
+        "authorization"
+    ] == "Bearer sk-test-not-a-real-key-0000"
 
 
 def test_structure_prompt_reaches_the_provider(provider, remote):
-    preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="structure", **remote)
+    preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm=LARGE, strategy="structure", **remote
+    )
     assert provider.requests[-1]["messages"][-1]["content"].startswith("Goal:")
 
 
@@ -48,7 +62,12 @@ def test_split_parts_run_concurrently_at_the_provider(provider, remote):
 
     from prellm.providers.testing import register_function
 
-    small = register_function("three", lambda m, p: json.dumps({"intent": "explain", "language": "en", "sub_queries": ["A?", "B?", "C?"]}))
+    small = register_function(
+        "three",
+        lambda m, p: json.dumps(
+            {"intent": "explain", "language": "en", "sub_queries": ["A?", "B?", "C?"]}
+        ),
+    )
     barrier = threading.Barrier(3, timeout=10)
 
     def respond(body):
@@ -59,17 +78,36 @@ def test_split_parts_run_concurrently_at_the_provider(provider, remote):
         return "merged"
 
     provider.responder = respond
-    r = preprocess_and_execute_sync("A, B and C?", small_llm=small, large_llm=LARGE, strategy="split", **remote)
+    r = preprocess_and_execute_sync(
+        "A, B and C?", small_llm=small, large_llm=LARGE, strategy="split", **remote
+    )
     assert r.content == "merged"
-    assert sorted(s.answer for s in r.sub_answers) == ["part answer A?", "part answer B?", "part answer C?"]
+    assert sorted(s.answer for s in r.sub_answers) == [
+        "part answer A?",
+        "part answer B?",
+        "part answer C?",
+    ]
     assert len(provider.requests) == 4
 
 
 def test_small_model_through_litellm_gets_json_mode(provider):
     import json
 
-    provider.responder = lambda body: json.dumps({"intent": "deploy", "confidence": 0.9, "domain": "devops", "language": "en", "missing": ["which cloud"]})
-    engine = PreLLM("openai/small-model", "test/echo", "classify", small_kwargs={"api_base": provider.url, "api_key": "sk-x"})
+    provider.responder = lambda body: json.dumps(
+        {
+            "intent": "deploy",
+            "confidence": 0.9,
+            "domain": "devops",
+            "language": "en",
+            "missing": ["which cloud"],
+        }
+    )
+    engine = PreLLM(
+        "openai/small-model",
+        "test/echo",
+        "classify",
+        small_kwargs={"api_base": provider.url, "api_key": "sk-x"},
+    )
     r = engine.run(QUERY)
     body = provider.requests[0]
     assert body["model"] == "small-model"
@@ -83,7 +121,9 @@ async def test_streaming_is_real_and_counts_the_providers_usage(provider, remote
     provider.responder = lambda body: "one two three four five"
     provider.hold_after_first_chunk = True
     provider.usage = {"prompt_tokens": 40, "completion_tokens": 5}
-    stream = await preprocess_and_execute(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="classify", stream=True, **remote)
+    stream = await preprocess_and_execute(
+        QUERY, small_llm="test/echo", large_llm=LARGE, strategy="classify", stream=True, **remote
+    )
     events = []
     async for e in stream:
         if isinstance(e, str) and not provider.released.is_set():
@@ -95,7 +135,9 @@ async def test_streaming_is_real_and_counts_the_providers_usage(provider, remote
     assert provider.requests[-1]["stream"] is True
     result = events[-1]
     assert isinstance(result, PreLLMResult)
-    assert result.usage["large"].prompt_tokens == 40 and result.usage["large"].completion_tokens == 5
+    assert (
+        result.usage["large"].prompt_tokens == 40 and result.usage["large"].completion_tokens == 5
+    )
     assert not any("estimate" in n for n in result.notices)
 
 
@@ -106,7 +148,14 @@ async def test_streaming_is_real_and_counts_the_providers_usage(provider, remote
 def test_provider_errors_are_typed_and_name_the_model(provider, remote, status, error_type):
     provider.responder = lambda body: (status, "upstream says no")
     with pytest.raises(error_type) as info:
-        preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="passthrough", num_retries=0, **remote)
+        preprocess_and_execute_sync(
+            QUERY,
+            small_llm="test/echo",
+            large_llm=LARGE,
+            strategy="passthrough",
+            num_retries=0,
+            **remote,
+        )
     assert info.value.model == LARGE
     assert "upstream says no" in str(info.value)
     assert "sk-test-not-a-real-key" not in str(info.value)
@@ -119,8 +168,16 @@ def test_a_dead_provider_is_a_provider_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(ProviderError) as info:
-        preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="passthrough",
-                                    api_base=f"http://127.0.0.1:{port}/v1", api_key="sk-x", num_retries=0, max_retries=0)
+        preprocess_and_execute_sync(
+            QUERY,
+            small_llm="test/echo",
+            large_llm=LARGE,
+            strategy="passthrough",
+            api_base=f"http://127.0.0.1:{port}/v1",
+            api_key="sk-x",
+            num_retries=0,
+            max_retries=0,
+        )
     assert "openai/big-model" in str(info.value)
 
 
@@ -133,4 +190,13 @@ def test_a_slow_provider_times_out_with_a_typed_error(provider, remote):
 
     provider.responder = slow
     with pytest.raises(ProviderTimeoutError):
-        preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=LARGE, strategy="passthrough", timeout=0.5, num_retries=0, max_retries=0, **remote)
+        preprocess_and_execute_sync(
+            QUERY,
+            small_llm="test/echo",
+            large_llm=LARGE,
+            strategy="passthrough",
+            timeout=0.5,
+            num_retries=0,
+            max_retries=0,
+            **remote,
+        )

@@ -24,7 +24,9 @@ def large_messages(model: str = "test/large_rec") -> list[dict]:
 
 def test_passthrough_sends_the_query_unchanged_without_a_small_call():
     large = large_recorder()
-    r = preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=large, strategy="passthrough")
+    r = preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm=large, strategy="passthrough"
+    )
     assert large_messages() == [{"role": "user", "content": QUERY}]
     assert recorded_requests("test/echo") == []
     assert r.small_model_used is None
@@ -34,7 +36,9 @@ def test_passthrough_sends_the_query_unchanged_without_a_small_call():
 
 def test_classify_adds_an_expert_system_prompt_and_keeps_the_users_words():
     large = large_recorder()
-    r = preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=large, strategy="classify")
+    r = preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm=large, strategy="classify"
+    )
     msgs = large_messages()
     assert msgs[0]["role"] == "system"
     assert "intent: deploy" in msgs[0]["content"]
@@ -47,9 +51,19 @@ def test_classify_adds_an_expert_system_prompt_and_keeps_the_users_words():
 
 def test_structure_rewrites_the_request_into_goal_facts_constraints_output():
     large = large_recorder()
-    r = preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm=large, strategy="structure")
+    r = preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm=large, strategy="structure"
+    )
     content = large_messages()[-1]["content"]
-    for part in ("Goal: action target", f"Request (verbatim): {QUERY}", "- name: value", "Constraints:", "- missing 1", "Expected output:", "Answer in English."):
+    for part in (
+        "Goal: action target",
+        f"Request (verbatim): {QUERY}",
+        "- name: value",
+        "Constraints:",
+        "- missing 1",
+        "Expected output:",
+        "Answer in English.",
+    ):
         assert part in content
     assert r.decomposition.structure.action == "action"
     assert r.decomposition.composed_prompt == content
@@ -58,7 +72,11 @@ def test_structure_rewrites_the_request_into_goal_facts_constraints_output():
 def test_enrich_adds_context_assumptions_and_user_context():
     large = large_recorder()
     preprocess_and_execute_sync(
-        QUERY, small_llm="test/echo", large_llm=large, strategy="enrich", user_context={"cluster": "k3s", "ci": "GitLab"}
+        QUERY,
+        small_llm="test/echo",
+        large_llm=large,
+        strategy="enrich",
+        user_context={"cluster": "k3s", "ci": "GitLab"},
     )
     content = large_messages()[-1]["content"]
     assert content.startswith(QUERY)
@@ -69,10 +87,20 @@ def test_enrich_adds_context_assumptions_and_user_context():
 def test_split_answers_each_sub_query_then_merges_in_one_large_call():
     small = register_function(
         "split_small",
-        lambda m, p: json.dumps({"intent": "explain", "language": "en", "sub_queries": ["What is A?", "What is B?", "What is C?"]}),
+        lambda m, p: json.dumps(
+            {
+                "intent": "explain",
+                "language": "en",
+                "sub_queries": ["What is A?", "What is B?", "What is C?"],
+            }
+        ),
     )
-    large = register_function("large_rec", lambda m, p: "answer to " + m[-1]["content"].splitlines()[-1])
-    r = preprocess_and_execute_sync("Explain A, B and C", small_llm=small, large_llm=large, strategy="split")
+    large = register_function(
+        "large_rec", lambda m, p: "answer to " + m[-1]["content"].splitlines()[-1]
+    )
+    r = preprocess_and_execute_sync(
+        "Explain A, B and C", small_llm=small, large_llm=large, strategy="split"
+    )
     calls = recorded_requests(large)
     assert len(calls) == 4  # three parts, one merge
     parts = sorted(c["messages"][-1]["content"].splitlines()[-1] for c in calls[:3])
@@ -85,7 +113,12 @@ def test_split_answers_each_sub_query_then_merges_in_one_large_call():
 
 
 def test_split_with_one_sub_query_answers_once():
-    small = register_function("split_one", lambda m, p: json.dumps({"intent": "explain", "language": "en", "sub_queries": ["What is A?"]}))
+    small = register_function(
+        "split_one",
+        lambda m, p: json.dumps(
+            {"intent": "explain", "language": "en", "sub_queries": ["What is A?"]}
+        ),
+    )
     large = large_recorder()
     preprocess_and_execute_sync("What is A?", small_llm=small, large_llm=large, strategy="split")
     assert len(recorded_requests(large)) == 1
@@ -96,11 +129,21 @@ def test_auto_chooses_the_strategy_in_the_same_small_call():
     def small_fn(messages, params):
         schema = params["response_format"]["json_schema"]["schema"]
         assert "strategy" in schema["properties"]
-        return json.dumps({
-            "strategy": "structure", "reason": "a task", "intent": "deploy", "confidence": 0.8,
-            "domain": "devops", "language": "en", "missing": ["target environment"], "action": "deploy",
-            "target": "app", "sub_queries": [], "assumptions": [],
-        })
+        return json.dumps(
+            {
+                "strategy": "structure",
+                "reason": "a task",
+                "intent": "deploy",
+                "confidence": 0.8,
+                "domain": "devops",
+                "language": "en",
+                "missing": ["target environment"],
+                "action": "deploy",
+                "target": "app",
+                "sub_queries": [],
+                "assumptions": [],
+            }
+        )
 
     small = register_function("auto_small", small_fn)
     large = large_recorder()
@@ -113,7 +156,9 @@ def test_auto_chooses_the_strategy_in_the_same_small_call():
 
 
 def test_small_model_gets_a_bounded_json_schema_and_small_max_tokens():
-    preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm="test/echo", strategy="auto")
+    preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm="test/echo", strategy="auto"
+    )
     params = recorded_requests("test/echo")[0]["params"]
     schema = params["response_format"]["json_schema"]["schema"]
     assert params["response_format"]["type"] == "json_schema"
@@ -125,7 +170,9 @@ def test_small_model_gets_a_bounded_json_schema_and_small_max_tokens():
 
 def test_polish_query_keeps_polish():
     large = large_recorder()
-    r = preprocess_and_execute_sync("Wdróż aplikację na produkcję", small_llm="test/echo", large_llm=large, strategy="structure")
+    r = preprocess_and_execute_sync(
+        "Wdróż aplikację na produkcję", small_llm="test/echo", large_llm=large, strategy="structure"
+    )
     assert "Answer in Polish." in large_messages()[-1]["content"]
     assert "Wdróż aplikację na produkcję" in large_messages()[-1]["content"]
     assert r.decomposition.language == "pl"
@@ -139,7 +186,9 @@ def test_chat_history_reaches_the_small_model_and_the_large_model_keeps_it():
         {"role": "assistant", "content": "Noted."},
         {"role": "user", "content": [{"type": "text", "text": "How do I roll back a deploy?"}]},
     ]
-    r = preprocess_and_execute_sync(messages=messages, small_llm="test/echo", large_llm=large, strategy="classify")
+    r = preprocess_and_execute_sync(
+        messages=messages, small_llm="test/echo", large_llm=large, strategy="classify"
+    )
     small_prompt = recorded_requests("test/echo")[0]["messages"][-1]["content"]
     assert "user: We run Kubernetes 1.29 on GKE." in small_prompt
     assert '"""How do I roll back a deploy?"""' in small_prompt
@@ -151,7 +200,9 @@ def test_chat_history_reaches_the_small_model_and_the_large_model_keeps_it():
 
 
 def test_usage_cost_and_timings_per_stage():
-    r = preprocess_and_execute_sync(QUERY, small_llm="test/echo", large_llm="test/echo", strategy="classify")
+    r = preprocess_and_execute_sync(
+        QUERY, small_llm="test/echo", large_llm="test/echo", strategy="classify"
+    )
     assert set(r.usage) == {"small", "large", "total"}
     assert r.usage["small"].prompt_tokens > 0 and r.usage["large"].completion_tokens > 0
     assert r.usage["total"].total_tokens == sum(r.usage[s].total_tokens for s in ("small", "large"))
@@ -160,10 +211,16 @@ def test_usage_cost_and_timings_per_stage():
     assert r.timings_ms["total"] >= r.timings_ms["small"]
 
 
-@pytest.mark.parametrize("strategy", ["passthrough", "classify", "structure", "split", "enrich", "auto"])
+@pytest.mark.parametrize(
+    "strategy", ["passthrough", "classify", "structure", "split", "enrich", "auto"]
+)
 async def test_async_stream_yields_events_chunks_then_the_result(strategy):
     stream = await preprocess_and_execute(
-        "Explain A and B", small_llm="test/echo", large_llm="test/echo", strategy=strategy, stream=True
+        "Explain A and B",
+        small_llm="test/echo",
+        large_llm="test/echo",
+        strategy=strategy,
+        stream=True,
     )
     events = [e async for e in stream]
     from prellm import PreLLMResult, StageEvent

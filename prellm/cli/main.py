@@ -42,15 +42,48 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--small", "small", metavar="MODEL", help="Small model (litellm string); default PRELLM_SMALL_MODEL or the embedded model.")
-@click.option("--large", "large", metavar="MODEL", help="Large model (litellm string); default PRELLM_LARGE_MODEL or the embedded model.")
-@click.option("--strategy", "-s", type=click.Choice(STRATEGIES), default="auto", show_default=True, help="How the prompt is rewritten.")
-@click.option("--context", "-c", "context", metavar="TEXT", help="What the user's situation is (environment, versions...).")
-@click.option("--system", metavar="TEXT", help="A system prompt for the large model, kept ahead of preLLM's guidance.")
+@click.option(
+    "--small",
+    "small",
+    metavar="MODEL",
+    help="Small model (litellm string); default PRELLM_SMALL_MODEL or the embedded model.",
+)
+@click.option(
+    "--large",
+    "large",
+    metavar="MODEL",
+    help="Large model (litellm string); default PRELLM_LARGE_MODEL or the embedded model.",
+)
+@click.option(
+    "--strategy",
+    "-s",
+    type=click.Choice(STRATEGIES),
+    default="auto",
+    show_default=True,
+    help="How the prompt is rewritten.",
+)
+@click.option(
+    "--context",
+    "-c",
+    "context",
+    metavar="TEXT",
+    help="What the user's situation is (environment, versions...).",
+)
+@click.option(
+    "--system",
+    metavar="TEXT",
+    help="A system prompt for the large model, kept ahead of preLLM's guidance.",
+)
 @click.option("--temperature", type=float, help="Large model temperature.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Large model max_tokens.")
-@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object: the PreLLMResult.")
-@click.option("--no-stream", is_flag=True, help="Print the answer when it is complete instead of streaming it.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print exactly one JSON object: the PreLLMResult."
+)
+@click.option(
+    "--no-stream",
+    is_flag=True,
+    help="Print the answer when it is complete instead of streaming it.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or notices on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def query(
@@ -70,11 +103,17 @@ def query(
     """Preprocess TEXT with the small model and answer it with the large one ('-' reads stdin)."""
     if text is None or text == "-":
         if sys.stdin.isatty():
-            raise click.UsageError("give a query, e.g. prellm \"Deploy app to prod\", or pipe one in with -")
+            raise click.UsageError(
+                'give a query, e.g. prellm "Deploy app to prod", or pipe one in with -'
+            )
         text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError("the query is empty")
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": text}] if system else None
+    messages = (
+        [{"role": "system", "content": system}, {"role": "user", "content": text}]
+        if system
+        else None
+    )
     request: dict[str, Any] = {
         "query": None if system else text,
         "messages": messages,

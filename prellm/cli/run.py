@@ -32,7 +32,9 @@ def run_query(
     try:
         engine = PreLLM(small, large, strategy)
         if not stream:
-            with err.status("preprocessing and answering…", spinner="dots") if not quiet else _Null():
+            with (
+                err.status("preprocessing and answering…", spinner="dots") if not quiet else _Null()
+            ):
                 result = engine.run(**request)
             _notices(err, result, quiet)
             if as_json:
@@ -70,7 +72,10 @@ def run_query(
     except Exception as exc:  # a bug of ours: still one line unless --debug
         if debug:
             traceback.print_exc()
-        _err(err, f"prellm: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)")
+        _err(
+            err,
+            f"prellm: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
+        )
         return 1
 
 

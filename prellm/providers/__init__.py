@@ -127,7 +127,10 @@ def supports_response_schema(model: str) -> bool:
 def json_response_format(model: str, name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     """The ``response_format`` to ask ``model`` for JSON matching ``schema``, if it has one."""
     if supports_response_schema(model):
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": False},
+        }
     try:
         params = litellm().get_supported_openai_params(model=model) or []
     except Exception:
@@ -179,7 +182,9 @@ def _prepare(model: str) -> None:
         get_runtime(model.removeprefix("local/"))
 
 
-def _call_kwargs(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+def _call_kwargs(
+    model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any]:
     kw = {k: v for k, v in params.items() if v is not None}
     kw.setdefault("timeout", 120.0)
     return {"model": model, "messages": messages, **kw}

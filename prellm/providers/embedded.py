@@ -46,7 +46,9 @@ class EmbeddedRuntime:
         try:
             import xllamacpp as xlc
         except ImportError:
-            raise ConfigError(f"the embedded runtime (xllamacpp) is not installed; {INSTALL_HINT}") from None
+            raise ConfigError(
+                f"the embedded runtime (xllamacpp) is not installed; {INSTALL_HINT}"
+            ) from None
         params = xlc.CommonParams()
         params.model.path = str(path)
         params.n_ctx = int(os.environ.get("PRELLM_LOCAL_CTX", "8192"))
@@ -127,23 +129,105 @@ class EmbeddedLLM(CustomLLM):
         )
         return model_response
 
-    def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs):  # type: ignore[override]  # noqa: E501
+    def completion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ):  # type: ignore[override]  # noqa: E501
         out = get_runtime(model).complete(_request(messages, optional_params))
         return self._fill(model_response, out)
 
-    async def acompletion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs):  # type: ignore[override]  # noqa: E501
+    async def acompletion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ):  # type: ignore[override]  # noqa: E501
         rt = await asyncio.to_thread(get_runtime, model)
         out = await asyncio.to_thread(rt.complete, _request(messages, optional_params))
         return self._fill(model_response, out)
 
-    def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
-        chunks: list[dict[str, Any]] = []
-        get_runtime(model).stream(_request(messages, optional_params), lambda c: chunks.append(c) and False)
-        for c in chunks:
-            if g := _generic(c):
-                yield g
+    def streaming(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
+        # Generation runs in a thread; chunks are yielded as llama.cpp produces them.
+        import queue as queue_mod
 
-    async def astreaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
+        rt = get_runtime(model)
+        chunks: queue_mod.Queue[Any] = queue_mod.Queue()
+        stop = threading.Event()
+        done = object()
+
+        def run() -> None:
+            try:
+                rt.stream(
+                    _request(messages, optional_params),
+                    lambda c: chunks.put(c) or stop.is_set(),
+                )
+                chunks.put(done)
+            except BaseException as exc:  # handed to the consumer, not lost
+                chunks.put(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            while (item := chunks.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                if "error" in item and "choices" not in item:
+                    raise ProviderError(f"local/{model}", _error_text(item))
+                if g := _generic(item):
+                    yield g
+        finally:
+            stop.set()
+            worker.join()
+
+    async def astreaming(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
         rt = await asyncio.to_thread(get_runtime, model)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -135,7 +135,11 @@ def embedded_model_path(name: str = DEFAULT_EMBEDDED) -> Path:
     target = cache_dir() / "models" / spec.filename
     if _is_verified(target, spec):
         return target
-    if target.exists() and target.stat().st_size == spec.size and sha256_file(target) == spec.sha256:
+    if (
+        target.exists()
+        and target.stat().st_size == spec.size
+        and sha256_file(target) == spec.sha256
+    ):
         _write_marker(target, spec)
         return target
     return assemble(spec, target)

@@ -111,7 +111,9 @@ def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -
         return "this is not JSON {"
     if wants_json:
         schema = (rf.get("json_schema") or {}).get("schema") or {"type": "object"}
-        return json.dumps(example_from_schema(schema, _subject(_last_user(messages))), ensure_ascii=False)
+        return json.dumps(
+            example_from_schema(schema, _subject(_last_user(messages))), ensure_ascii=False
+        )
     return _last_user(messages)
 
 
@@ -121,7 +123,21 @@ def _usage(messages: list[dict[str, Any]], text: str) -> tuple[int, int]:
 
 
 class TestLLM(CustomLLM):
-    def completion(self, model, messages, api_base, custom_prompt_dict, model_response: ModelResponse, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs):  # type: ignore[override]  # noqa: E501
+    def completion(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response: ModelResponse,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ):  # type: ignore[override]  # noqa: E501
         text = _reply(model, messages, dict(optional_params))
         model_response.choices[0].message.content = text  # type: ignore[union-attr]
         p, c = _usage(messages, text)
@@ -131,13 +147,41 @@ class TestLLM(CustomLLM):
     async def acompletion(self, *args, **kwargs):  # type: ignore[override]
         return self.completion(*args, **kwargs)
 
-    def streaming(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose, encoding, api_key, logging_obj, optional_params, *args, **kwargs) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
+    def streaming(
+        self,
+        model,
+        messages,
+        api_base,
+        custom_prompt_dict,
+        model_response,
+        print_verbose,
+        encoding,
+        api_key,
+        logging_obj,
+        optional_params,
+        *args,
+        **kwargs,
+    ) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
         text = _reply(model, messages, dict(optional_params))
         words = text.split(" ")
         for i, w in enumerate(words):
-            yield {"text": w if i == 0 else " " + w, "is_finished": False, "finish_reason": "", "usage": None, "index": 0, "tool_use": None}
+            yield {
+                "text": w if i == 0 else " " + w,
+                "is_finished": False,
+                "finish_reason": "",
+                "usage": None,
+                "index": 0,
+                "tool_use": None,
+            }
         p, c = _usage(messages, text)
-        yield {"text": "", "is_finished": True, "finish_reason": "stop", "index": 0, "tool_use": None, "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
+        yield {
+            "text": "",
+            "is_finished": True,
+            "finish_reason": "stop",
+            "index": 0,
+            "tool_use": None,
+            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
+        }
 
     async def astreaming(self, *args, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
         for chunk in self.streaming(*args, **kwargs):

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ComposeContext, Composition, LangCode, Param, ShortText, Strategy, Word, short_list
+from .base import (
+    ComposeContext,
+    Composition,
+    LangCode,
+    Param,
+    ShortText,
+    Strategy,
+    Word,
+    short_list,
+)
 
 
 class StructureStrategy(Strategy):
