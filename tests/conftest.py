@@ -28,3 +28,39 @@ def provider():
 def remote(provider):
     """litellm kwargs that send the large model's calls to the recording server."""
     return {"api_base": provider.url, "api_key": "sk-test-not-a-real-key-0000"}
+
+
+@pytest.fixture
+def serve():
+    """Start ``prellm serve``'s app with uvicorn on 127.0.0.1; returns its /v1 base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from prellm.server import ServerSettings, create_app
+
+    servers = []
+
+    def start(**settings):
+        app = create_app(ServerSettings(**settings))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}/v1"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)

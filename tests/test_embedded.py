@@ -130,6 +130,11 @@ def test_a_gguf_path_works_as_a_model(tmp_path):
 def test_litellm_sync_streaming_from_the_embedded_provider():
     from prellm.providers import litellm
 
-    stream = litellm().completion(model=LOCAL, messages=[{"role": "user", "content": "Count to five."}], stream=True, max_tokens=20)
+    stream = litellm().completion(
+        model=LOCAL,
+        messages=[{"role": "user", "content": "Count to five."}],
+        stream=True,
+        max_tokens=20,
+    )
     texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     assert len(texts) > 1 and "".join(texts).strip()

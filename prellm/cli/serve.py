@@ -1,0 +1,109 @@
+"""``prellm serve``: the OpenAI-compatible proxy on uvicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .main import STRATEGIES, cli
+
+
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; 0.0.0.0 exposes it to the network.",
+)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--small", metavar="MODEL", help="Default small model.")
+@click.option("--large", metavar="MODEL", help="Default large model.")
+@click.option("--strategy", "-s", type=click.Choice(STRATEGIES), default="auto", show_default=True)
+@click.option(
+    "--alias",
+    "aliases",
+    multiple=True,
+    metavar="NAME=SMALL->LARGE",
+    help="A model name clients may use (repeatable).",
+)
+@click.option(
+    "--api-keys-file",
+    type=click.Path(dir_okay=False),
+    help="Bearer keys, one per line (also PRELLM_API_KEYS).",
+)
+@click.option(
+    "--cors-origin",
+    "cors",
+    multiple=True,
+    help="Allow browser calls from this origin (repeatable; off by default).",
+)
+@click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--verbose", "-v", is_flag=True, help="Access log and info messages.")
+def serve(
+    host: str,
+    port: int,
+    small: str | None,
+    large: str | None,
+    strategy: str,
+    aliases: tuple[str, ...],
+    api_keys_file: str | None,
+    cors: tuple[str, ...],
+    max_body_bytes: int,
+    workers: int,
+    verbose: bool,
+) -> None:
+    """Serve an OpenAI-compatible API (/v1/chat/completions) that preprocesses every request."""
+    try:
+        import uvicorn
+
+        from ..errors import ConfigError
+        from ..server.settings import SETTINGS_ENV, ModelPair, ServerSettings, load_api_keys
+    except ImportError:
+        click.echo(
+            "prellm: error: the server needs its extra: pip install 'prellm[server]'", err=True
+        )
+        sys.exit(2)
+    try:
+        pairs = {}
+        for a in aliases:
+            name, sep, spec = a.partition("=")
+            small_m, arrow, large_m = spec.replace("→", "->").partition("->")
+            if not sep or not arrow or not name.strip():
+                raise click.BadParameter(f"{a!r}: expected NAME=SMALL->LARGE", param_hint="--alias")
+            pairs[name.strip()] = ModelPair(
+                small=small_m.strip() or None, large=large_m.strip() or None
+            )
+        settings = ServerSettings(
+            small=small,
+            large=large,
+            strategy=strategy,
+            aliases=pairs,
+            api_keys=load_api_keys(api_keys_file),
+            cors_origins=list(cors),
+            max_body_bytes=max_body_bytes,
+        )
+    except ConfigError as exc:
+        click.echo(f"prellm: error: {exc}", err=True)
+        sys.exit(2)
+    os.environ[SETTINGS_ENV] = settings.to_env()
+    auth = (
+        f"auth on ({len(settings.api_keys)} key(s))"
+        if settings.api_keys
+        else "no auth (set PRELLM_API_KEYS to require keys)"
+    )
+    click.echo(
+        f"prellm: serving OpenAI-compatible API on http://{host}:{port}/v1 · {auth}", err=True
+    )
+    uvicorn.run(
+        "prellm.server.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info" if verbose else "warning",
+        access_log=verbose,
+        timeout_graceful_shutdown=30,
+    )

@@ -1,0 +1,68 @@
+"""What the server is configured with: models, aliases, keys, limits.
+
+Settings travel to uvicorn workers as JSON in ``PRELLM_SERVER_SETTINGS``, so
+``--workers N`` processes all serve the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+
+from ..errors import ConfigError
+
+SETTINGS_ENV = "PRELLM_SERVER_SETTINGS"
+
+
+class ModelPair(BaseModel):
+    small: str | None = None
+    large: str | None = None
+
+
+class ServerSettings(BaseModel):
+    small: str | None = Field(
+        None, description="Default small model; None: PRELLM_SMALL_MODEL or embedded"
+    )
+    large: str | None = Field(
+        None, description="Default large model; None: PRELLM_LARGE_MODEL or embedded"
+    )
+    strategy: str = "auto"
+    aliases: dict[str, ModelPair] = Field(default_factory=dict, description="model name -> pair")
+    api_keys: list[SecretStr] = Field(
+        default_factory=list, description="Bearer keys; empty: no auth"
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(1_000_000, gt=0)
+    max_messages: int = Field(200, gt=0)
+    readiness_timeout_s: float = Field(5.0, gt=0)
+    upstream_timeout_s: float = Field(120.0, gt=0, description="Per model call")
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        raw = os.environ.get(SETTINGS_ENV)
+        settings = cls.model_validate_json(raw) if raw else cls()
+        if not settings.api_keys:
+            settings.api_keys = [SecretStr(k) for k in load_api_keys()]
+        return settings
+
+    def to_env(self) -> str:
+        data = self.model_dump(mode="json")
+        data["api_keys"] = [k.get_secret_value() for k in self.api_keys]
+        import json
+
+        return json.dumps(data)
+
+
+def load_api_keys(keys_file: str | None = None) -> list[str]:
+    """Keys from ``PRELLM_API_KEYS`` (comma-separated) and a keys file (one per line, # comments)."""
+    keys = [k.strip() for k in os.environ.get("PRELLM_API_KEYS", "").split(",") if k.strip()]
+    path = keys_file or os.environ.get("PRELLM_API_KEYS_FILE")
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read API keys file {path}: {exc.strerror}") from None
+        keys += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return keys
