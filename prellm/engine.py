@@ -115,6 +115,8 @@ class PreLLM:
         context_text = _context_text(user_context)
         stages: list[StageRecord] = []
         decomposition = Decomposition()
+        for notice in notices:
+            yield StageEvent(stage="setup", status="notice", detail={"message": notice})
 
         if chosen.prompt is not None:
             yield StageEvent(

@@ -120,6 +120,6 @@ class StageEvent(BaseModel):
     """Progress of a request, yielded between text chunks when streaming."""
 
     stage: StageName
-    status: Literal["start", "done", "fallback", "error"]
+    status: Literal["start", "done", "fallback", "notice"]
     model: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)

@@ -44,12 +44,19 @@ def run_query(
             return 0
         result = None
         wrote = False
+        shown: set[str] = set()
         for event in engine.stream(**request):
             if isinstance(event, str):
+                if not wrote:
+                    event = event.lstrip()  # models often open with a space or newline
+                    if not event:
+                        continue
                 sys.stdout.write(event)
                 sys.stdout.flush()
                 wrote = True
             elif isinstance(event, StageEvent):
+                if event.status == "notice":
+                    shown.add(event.detail["message"])
                 if not quiet:
                     _progress(err, event)
             elif isinstance(event, PreLLMResult):
@@ -57,7 +64,7 @@ def run_query(
         if wrote:
             sys.stdout.write("\n")
         assert result is not None
-        _notices(err, result, quiet)
+        _notices(err, result, quiet, skip=shown)
         if not quiet:
             _err(err, _summary(result))
         return 0
@@ -89,7 +96,9 @@ class _Null:
 
 def _progress(err: Any, e: Any) -> None:
     d = e.detail
-    if e.status == "start" and e.stage == "small":
+    if e.status == "notice":
+        _err(err, f"note: {d.get('message')}")
+    elif e.status == "start" and e.stage == "small":
         _err(err, f"· analysing with {e.model} ({d.get('strategy')})…")
     elif e.status == "done" and e.stage == "small":
         _err(err, f"· {d.get('strategy')} (intent {d.get('intent')}) in {d.get('ms')} ms")
@@ -101,11 +110,12 @@ def _progress(err: Any, e: Any) -> None:
         _err(err, f"· answering with {e.model}…")
 
 
-def _notices(err: Any, result: Any, quiet: bool) -> None:
+def _notices(err: Any, result: Any, quiet: bool, skip: set[str] | None = None) -> None:
     if quiet:
         return
     for n in result.notices:
-        _err(err, f"note: {n}")
+        if n not in (skip or set()):
+            _err(err, f"note: {n}")
 
 
 def _summary(result: Any) -> str:
