@@ -7,6 +7,7 @@ code nor silently drop a missing variable.
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from typing import Any
 
@@ -27,7 +28,9 @@ class PromptRegistry:
         self.prompts = prompts
 
     @classmethod
+    @functools.cache
     def default(cls) -> PromptRegistry:
+        """The shipped prompts, built once per process (templates compile once too)."""
         raw = shipped_yaml("prompts.yaml") or {}
         try:
             return cls({k: PromptSpec.model_validate(v) for k, v in raw["prompts"].items()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from typing import Any
 
@@ -21,7 +22,8 @@ def load_yaml_text(text: str, source: str) -> Any:
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
 
 
+@functools.cache
 def shipped_yaml(name: str) -> Any:
-    """A YAML file from ``prellm/data``."""
+    """A YAML file from ``prellm/data``, parsed once per process (treat the result as read-only)."""
     text = resources.files("prellm.data").joinpath(name).read_text(encoding="utf-8")
     return load_yaml_text(text, f"prellm/data/{name}")

@@ -197,7 +197,8 @@ async def acomplete(model: str, messages: list[dict[str, Any]], **params: Any) -
     ll = litellm()
     t0 = time.perf_counter()
     try:
-        await asyncio.to_thread(_prepare, model)
+        if model.startswith("local/"):
+            await asyncio.to_thread(_prepare, model)
         resp = await ll.acompletion(**_call_kwargs(model, messages, params))
     except Exception as exc:
         raise _map_error(model, exc) from exc
@@ -211,7 +212,10 @@ async def acomplete(model: str, messages: list[dict[str, Any]], **params: Any) -
         content=choice.message.content or "",
         prompt_tokens=pt,
         completion_tokens=ct,
-        cost_usd=cost_of(model, pt, ct),
+        # litellm already priced the response; None when its table does not know the model.
+        cost_usd=0.0
+        if is_free(model)
+        else (getattr(resp, "_hidden_params", {}) or {}).get("response_cost"),
         finish_reason=choice.finish_reason,
         ms=ms,
         usage_estimated=usage is None,
@@ -230,7 +234,8 @@ async def astream(
     usage = None
     finish = None
     try:
-        await asyncio.to_thread(_prepare, model)
+        if model.startswith("local/"):
+            await asyncio.to_thread(_prepare, model)
         stream = await ll.acompletion(
             **_call_kwargs(model, messages, params),
             stream=True,

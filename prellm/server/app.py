@@ -87,16 +87,32 @@ def _error_response(err: HTTPError) -> JSONResponse:
     )
 
 
-class BodyLimit:
-    """Refuse bodies over the limit with 413, whether announced by Content-Length or streamed."""
+class Guard:
+    """Pure ASGI gate in front of the app: bearer auth, then the body size limit (413),
+    whether the size is announced by Content-Length or only seen while streaming in."""
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, keys: list[bytes], limit: int) -> None:
+        self.app, self.keys, self.limit = app, keys, limit
+
+    def _authorised(self, headers: dict[bytes, bytes]) -> HTTPError | None:
+        header = headers.get(b"authorization", b"")
+        scheme, _, token = header.partition(b" ")
+        # Compare against every key, always, so timing does not tell which one nearly matched.
+        matches = [hmac.compare_digest(token.strip(), k) for k in self.keys]
+        if scheme.lower() == b"bearer" and any(matches):
+            return None
+        message = "missing API key" if not header else "invalid API key"
+        return HTTPError(401, message, "authentication_error", "invalid_api_key")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        # CORS preflights carry no credentials by design; they reach no endpoint.
+        public = scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS"
+        if self.keys and not public and (denied := self._authorised(headers)):
+            return await _error_response(denied)(scope, receive, send)
+        declared = headers.get(b"content-length")
         too_big = HTTPError(413, f"request body over {self.limit} bytes", code="request_too_large")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await _error_response(too_big)(scope, receive, send)
@@ -146,22 +162,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
 
-    @app.middleware("http")
-    async def auth(request: Request, call_next: Any) -> Any:
-        if keys and request.url.path not in PUBLIC_PATHS:
-            header = request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            given = token.strip().encode()
-            # Compare against every key, always, so timing does not tell which one nearly matched.
-            ok = scheme.lower() == "bearer" and any([hmac.compare_digest(given, k) for k in keys])
-            if not ok:
-                message = "missing API key" if not header else "invalid API key"
-                return _error_response(
-                    HTTPError(401, message, "authentication_error", "invalid_api_key")
-                )
-        return await call_next(request)
-
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Guard, keys=keys, limit=settings.max_body_bytes)
 
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> JSONResponse:

@@ -1,0 +1,161 @@
+"""Proxy overhead of ``prellm serve`` (strategy passthrough) against an instant local upstream.
+
+    python benchmarks/bench_proxy.py [--requests 2000] [--concurrency 1,10,50]
+
+Starts the upstream and the proxy as separate processes on 127.0.0.1, sends the
+same chat request to each directly and through the proxy at each concurrency,
+and prints latency p50/p99, requests/s, errors, the added p50/p99, and the
+proxy's RSS after the run. Client, upstream and proxy share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = {
+    "model": "prellm:test/echo->openai/bench",
+    "messages": [{"role": "user", "content": "ping"}],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url}: process exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not start")
+
+
+async def load(url: str, n: int, concurrency: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                queue.get_nowait()
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post(url, json=BODY)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += not ok
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - t0
+    return latencies, errors, n / elapsed
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", default="1,10,50")
+    args = ap.parse_args()
+
+    up_port, px_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "OPENAI_API_BASE": f"http://127.0.0.1:{up_port}/v1",
+        "OPENAI_API_KEY": "sk-bench",
+    }
+    upstream = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "benchmarks.instant_upstream:app",
+            "--port",
+            str(up_port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prellm",
+            "serve",
+            "--port",
+            str(px_port),
+            "--strategy",
+            "passthrough",
+        ],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{up_port}/", upstream)
+        wait_ready(f"http://127.0.0.1:{px_port}/health/liveness", proxy)
+        direct_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
+        proxy_url = f"http://127.0.0.1:{px_port}/v1/chat/completions"
+        asyncio.run(load(proxy_url, 50, 5))  # warm-up: imports, connection pools
+        print(
+            f"machine: {os.cpu_count()} CPUs · {args.requests} requests per row · strategy passthrough\n"
+        )
+        print(f"{'conc':>4} {'target':<7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
+        for c in [int(x) for x in args.concurrency.split(",")]:
+            rows = {}
+            for name, url in (("direct", direct_url), ("proxy", proxy_url)):
+                lat, errors, rps = asyncio.run(load(url, args.requests, c))
+                rows[name] = lat
+                print(
+                    f"{c:>4} {name:<7} {statistics.median(lat):8.2f} {pct(lat, 0.99):8.2f} {rps:8.0f} {errors:>6}"
+                )
+            added50 = statistics.median(rows["proxy"]) - statistics.median(rows["direct"])
+            added99 = pct(rows["proxy"], 0.99) - pct(rows["direct"], 0.99)
+            print(f"{c:>4} {'added':<7} {added50:8.2f} {added99:8.2f}")
+        print(f"\nproxy RSS after the run: {rss_mb(proxy.pid):.0f} MB")
+    finally:
+        for p in (proxy, upstream):
+            p.terminate()
+            p.wait(10)
+
+
+if __name__ == "__main__":
+    main()
