@@ -138,3 +138,27 @@ def test_litellm_sync_streaming_from_the_embedded_provider():
     )
     texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     assert len(texts) > 1 and "".join(texts).strip()
+
+
+def test_openai_sdk_against_prellm_serve_on_the_embedded_model(serve):
+    import openai
+
+    url = serve(small=LOCAL, large=LOCAL, strategy="classify")
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=120)
+    r = client.chat.completions.create(
+        model="prellm:default",
+        messages=[{"role": "user", "content": "What is a Dockerfile?"}],
+        max_tokens=24,
+    )
+    assert r.choices[0].message.content.strip()
+    assert r.model_extra["prellm"]["intent"] and r.usage.completion_tokens > 0
+    stream = client.chat.completions.create(
+        model="prellm:default",
+        messages=[{"role": "user", "content": "Napisz hello world w Pythonie"}],
+        max_tokens=24,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert len(texts) > 1
+    assert [m.id for m in client.models.list()] == ["prellm:default"]

@@ -97,6 +97,15 @@ def serve(
     click.echo(
         f"prellm: serving OpenAI-compatible API on http://{host}:{port}/v1 · {auth}", err=True
     )
+    import signal
+
+    def stopped(signum: int, frame: object) -> None:
+        # uvicorn has already drained in-flight requests when it re-raises the signal.
+        click.echo("prellm: stopped", err=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGINT, stopped)
     uvicorn.run(
         "prellm.server.app:app_from_env",
         factory=True,

@@ -29,6 +29,10 @@ from ..errors import (
     RateLimitError,
 )
 
+# Use the price table shipped with litellm instead of fetching one over the network at
+# import. Set here, before any module of this package (the custom providers) imports litellm.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 log = logging.getLogger("prellm.providers")
 
 # Providers whose calls cost nothing and whose output we control.
@@ -66,8 +70,6 @@ def litellm() -> Any:
         return _litellm
     with _init_lock:
         if _litellm is None:
-            # Use the price table shipped with litellm instead of fetching one at import.
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             import litellm as _ll
 
             _ll.suppress_debug_info = True
