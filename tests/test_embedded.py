@@ -161,4 +161,4 @@ def test_openai_sdk_against_prellm_serve_on_the_embedded_model(serve):
     )
     texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     assert len(texts) > 1
-    assert [m.id for m in client.models.list()] == ["prellm:default"]
+    assert [m.id for m in client.models.list()] == ["prellm:default", f"prellm:{LOCAL}"]
