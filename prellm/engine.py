@@ -24,6 +24,7 @@ from .errors import ConfigError, ValidationError
 from .language import language_name
 from .messages import Conversation, build_large_messages
 from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
+from .safety import SensitiveDataFilter
 from .strategies import ComposeContext, Composition, get_strategy
 
 Event = str | StageEvent | PreLLMResult
@@ -45,6 +46,7 @@ class PreLLM:
         small_kwargs: dict[str, Any] | None = None,
         prompts: PromptRegistry | None = None,
         intents: list[dict[str, str]] | None = None,
+        sanitize: bool = True,
         **llm_kwargs: Any,
     ) -> None:
         get_strategy(strategy)  # fail on a typo now, not at the first query
@@ -54,6 +56,7 @@ class PreLLM:
         self.llm_kwargs = llm_kwargs
         self._prompts = prompts
         self._intents = intents
+        self.sanitize = sanitize
 
     @cached_property
     def models(self) -> tuple[str, str, list[str]]:
@@ -104,9 +107,11 @@ class PreLLM:
         strategy: str | None = None,
         user_context: str | dict[str, Any] | None = None,
         small_kwargs: dict[str, Any] | None = None,
+        sanitize: bool | None = None,
         **llm_kwargs: Any,
     ) -> AsyncIterator[Event]:
         t0 = time.perf_counter()
+        guard = SensitiveDataFilter() if (self.sanitize if sanitize is None else sanitize) else None
         conv = Conversation.from_input(query, messages)
         requested = strategy or self.strategy
         chosen = get_strategy(requested)
@@ -122,14 +127,16 @@ class PreLLM:
             yield StageEvent(
                 stage="small", status="start", model=small, detail={"strategy": chosen.name}
             )
+            # A local small model may see the raw text; a remote one gets it redacted.
+            hide = guard.redact if guard and not providers.is_free(small) else _same
             outcome = await analyse(
                 chosen,
                 small,
                 prompts=self.prompts,
                 intents=self.intents,
-                query=conv.query,
-                history=conv.history_text(),
-                user_context=context_text,
+                query=hide(conv.query),
+                history=hide(conv.history_text()),
+                user_context=hide(context_text) if context_text else None,
                 small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
             )
             stages += outcome.stages
@@ -178,37 +185,50 @@ class PreLLM:
             done = await asyncio.gather(
                 *[
                     providers.acomplete(
-                        large, conv.replace_last(chosen.part_prompt(ctx, q)), **params
+                        large,
+                        _redacted(guard, conv.replace_last(chosen.part_prompt(ctx, q))),
+                        **params,
                     )
                     for q in parts
                 ]
             )
             for i, (q, c) in enumerate(zip(parts, done, strict=True), 1):
                 stages.append(stage_record(f"part_{i}", "large", c))
+                # The merge call gets the answers as the model wrote them (placeholders kept).
                 sub_answers.append(SubAnswer(query=q, answer=c.content))
             composition = chosen.merge(ctx, sub_answers)
         else:
             composition = chosen.compose(ctx) if chosen.name != "split" else Composition()
 
-        final_messages = build_large_messages(conv, composition)
-        decomposition.system_prompt = composition.system
-        decomposition.composed_prompt = (
+        final_messages = _redacted(guard, build_large_messages(conv, composition))
+        hide_all = guard.redact if guard else _same
+        # The result shows what the large model was sent, redacted as it was sent.
+        decomposition.system_prompt = hide_all(composition.system) if composition.system else None
+        decomposition.composed_prompt = hide_all(
             composition.user if composition.user is not None else conv.query
         )
+        if guard and guard.report:
+            notices.append("redacted before sending: " + _kinds(guard.report))
 
         yield StageEvent(
             stage="large", status="start", model=large, detail={"strategy": chosen.name}
         )
         if stream:
             completion = None
+            restorer = guard.restorer() if guard else None
             async for item in providers.astream(large, final_messages, **params):
                 if isinstance(item, str):
-                    yield item
+                    text = restorer.feed(item) if restorer else item
+                    if text:
+                        yield text
                 else:
                     completion = item
+            if restorer and (tail := restorer.flush()):
+                yield tail
             assert completion is not None
         else:
             completion = await providers.acomplete(large, final_messages, **params)
+        content = guard.restore(completion.content) if guard else completion.content
         stages.append(stage_record("large", "large", completion))
         if completion.usage_estimated:
             notices.append(f"{large} reported no token usage; counts for 'large' are estimates")
@@ -221,8 +241,13 @@ class PreLLM:
         yield StageEvent(
             stage="large", status="done", model=large, detail={"ms": round(completion.ms)}
         )
+        if guard:
+            sub_answers = [
+                SubAnswer(query=guard.restore(s.query), answer=guard.restore(s.answer))
+                for s in sub_answers
+            ]
         yield PreLLMResult(
-            content=completion.content,
+            content=content,
             model_used=large,
             small_model_used=small if any(s.role == "small" for s in stages) else None,
             strategy=chosen.name,
@@ -231,9 +256,24 @@ class PreLLM:
             sub_answers=sub_answers,
             stages=stages,
             notices=notices,
+            redactions=guard.report if guard else {},
             finish_reason=completion.finish_reason,
             total_ms=(time.perf_counter() - t0) * 1000,
         )
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _redacted(
+    guard: SensitiveDataFilter | None, messages: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return guard.redact_messages(messages) if guard else messages
+
+
+def _kinds(report: dict[str, int]) -> str:
+    return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(report.items()))
 
 
 def _context_text(user_context: str | dict[str, Any] | None) -> str | None:

@@ -81,6 +81,10 @@ class PreLLMResult(BaseModel):
     sub_answers: list[SubAnswer] = Field(default_factory=list)
     stages: list[StageRecord] = Field(default_factory=list)
     notices: list[str] = Field(default_factory=list)
+    redactions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Values redacted before sending, by rule (never the values)",
+    )
     finish_reason: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]

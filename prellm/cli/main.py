@@ -77,6 +77,11 @@ def cli() -> None:
 @click.option("--temperature", type=float, help="Large model temperature.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Large model max_tokens.")
 @click.option(
+    "--no-sanitize",
+    is_flag=True,
+    help="Send secrets and personal data as they are (they are redacted by default).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print exactly one JSON object: the PreLLMResult."
 )
 @click.option(
@@ -95,6 +100,7 @@ def query(
     system: str | None,
     temperature: float | None,
     max_tokens: int | None,
+    no_sanitize: bool,
     as_json: bool,
     no_stream: bool,
     quiet: bool,
@@ -120,6 +126,7 @@ def query(
         "user_context": context,
         "temperature": temperature,
         "max_tokens": max_tokens,
+        "sanitize": False if no_sanitize else None,
     }
     from .run import run_query
 

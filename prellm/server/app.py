@@ -77,6 +77,7 @@ def summary(result: PreLLMResult) -> dict[str, Any]:
         "cost_usd": result.cost_usd,
         "timings_ms": result.timings_ms,
         "notices": result.notices,
+        "redactions": result.redactions,
     }
 
 
@@ -239,6 +240,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         run_kwargs = {
             "messages": messages,
             "user_context": req.prellm.user_context,
+            "sanitize": req.prellm.sanitize,
             "timeout": settings.upstream_timeout_s,
             **req.llm_kwargs(),
         }

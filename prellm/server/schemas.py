@@ -25,6 +25,7 @@ class PrellmOptions(BaseModel):
     strategy: str | None = None
     user_context: str | dict[str, Any] | None = None
     show_stages: bool = False
+    sanitize: bool = True
 
 
 class StreamOptions(BaseModel):
