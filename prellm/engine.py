@@ -108,6 +108,9 @@ class PreLLM:
         user_context: str | dict[str, Any] | None = None,
         small_kwargs: dict[str, Any] | None = None,
         sanitize: bool | None = None,
+        codebase_path: str | None = None,
+        codebase_budget: int = 2000,
+        collect_runtime: bool = False,
         **llm_kwargs: Any,
     ) -> AsyncIterator[Event]:
         t0 = time.perf_counter()
@@ -118,6 +121,16 @@ class PreLLM:
         small, large, notices = self.models
         notices = list(notices)
         context_text = _context_text(user_context)
+        if codebase_path or collect_runtime:
+            extra = await asyncio.to_thread(
+                _gather_context,
+                conv.query,
+                codebase_path,
+                codebase_budget,
+                collect_runtime,
+                notices,
+            )
+            context_text = "\n".join(filter(None, [context_text, extra])) or None
         stages: list[StageRecord] = []
         decomposition = Decomposition()
         for notice in notices:
@@ -274,6 +287,23 @@ def _redacted(
 
 def _kinds(report: dict[str, int]) -> str:
     return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(report.items()))
+
+
+def _gather_context(
+    query: str, codebase: str | None, budget: int, runtime: bool, notices: list[str]
+) -> str:
+    from .context import FolderCompressor, collect_runtime, runtime_text
+
+    parts = []
+    if runtime:
+        parts.append(runtime_text(collect_runtime()))
+    if codebase:
+        summary = FolderCompressor(codebase, budget).summarize(query)
+        notices.append(
+            f"project context: {summary.files_listed} of {summary.files_seen} files, ~{summary.tokens} tokens"
+        )
+        parts.append("Project:\n" + summary.text)
+    return "\n".join(parts)
 
 
 def _context_text(user_context: str | dict[str, Any] | None) -> str | None:

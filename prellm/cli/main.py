@@ -77,6 +77,17 @@ def cli() -> None:
 @click.option("--temperature", type=float, help="Large model temperature.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Large model max_tokens.")
 @click.option(
+    "--codebase",
+    type=click.Path(exists=True, file_okay=False),
+    help="Add a compact summary of this project.",
+)
+@click.option(
+    "--runtime",
+    "collect_runtime",
+    is_flag=True,
+    help="Add OS, tools and git state (never env values).",
+)
+@click.option(
     "--no-sanitize",
     is_flag=True,
     help="Send secrets and personal data as they are (they are redacted by default).",
@@ -100,6 +111,8 @@ def query(
     system: str | None,
     temperature: float | None,
     max_tokens: int | None,
+    codebase: str | None,
+    collect_runtime: bool,
     no_sanitize: bool,
     as_json: bool,
     no_stream: bool,
@@ -127,6 +140,8 @@ def query(
         "temperature": temperature,
         "max_tokens": max_tokens,
         "sanitize": False if no_sanitize else None,
+        "codebase_path": codebase,
+        "collect_runtime": collect_runtime or None,
     }
     from .run import run_query
 
