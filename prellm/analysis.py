@@ -30,6 +30,9 @@ class AnalysisOutcome:
     data: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     fallback_reason: str | None = None
+    attempts: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # what was sent and received, for traces
 
 
 def compact_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
@@ -139,6 +142,9 @@ async def analyse(
             return outcome
         record = stage_record(attempt, "small", c)
         outcome.stages.append(record)
+        outcome.attempts.append(
+            {"stage": attempt, "prompt": messages[-1]["content"], "raw_output": c.content}
+        )
         try:
             data = model_cls.model_validate(extract_json(c.content)).model_dump()
         except (ValueError, pydantic.ValidationError) as exc:

@@ -10,13 +10,17 @@ model call happens here, through ``prellm.providers``.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from . import providers
 from .analysis import analyse, stage_record
+from .bookkeeping import RequestState, estimate_cost
 from .config.prompts import PromptRegistry
 from .config.resources import shipped_yaml
 from .config.settings import resolve_models
@@ -24,10 +28,15 @@ from .errors import ConfigError, ValidationError
 from .language import language_name
 from .messages import Conversation, build_large_messages
 from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
+from .observability import Trace
+from .observability.logging import install_scrubber
 from .safety import SensitiveDataFilter
+from .store import BudgetTracker, UserMemory
 from .strategies import ComposeContext, Composition, get_strategy
 
 Event = str | StageEvent | PreLLMResult
+log = logging.getLogger("prellm.engine")
+install_scrubber()
 
 
 class PreLLM:
@@ -47,6 +56,10 @@ class PreLLM:
         prompts: PromptRegistry | None = None,
         intents: list[dict[str, str]] | None = None,
         sanitize: bool = True,
+        budget: BudgetTracker | None | bool = True,
+        memory: UserMemory | None = None,
+        trace: bool = False,
+        trace_dir: str | None = None,
         **llm_kwargs: Any,
     ) -> None:
         get_strategy(strategy)  # fail on a typo now, not at the first query
@@ -57,6 +70,13 @@ class PreLLM:
         self._prompts = prompts
         self._intents = intents
         self.sanitize = sanitize
+        # The usage ledger is on unless turned off (budget=False or PRELLM_NO_LEDGER=1).
+        if budget is True:
+            budget = None if os.environ.get("PRELLM_NO_LEDGER") else BudgetTracker.shared()
+        self.budget = budget or None
+        self.memory = memory
+        self.trace = trace
+        self.trace_dir = trace_dir
 
     @cached_property
     def models(self) -> tuple[str, str, list[str]]:
@@ -74,14 +94,14 @@ class PreLLM:
 
     async def arun(self, query: str | None = None, **kwargs: Any) -> PreLLMResult:
         """Run a request and return the result (the large model's answer is not streamed)."""
-        async for event in self._execute(query, stream=False, **kwargs):
+        async for event in self._guarded(query, stream=False, **kwargs):
             if isinstance(event, PreLLMResult):
                 return event
         raise AssertionError("engine ended without a result")  # pragma: no cover
 
     async def astream(self, query: str | None = None, **kwargs: Any) -> AsyncIterator[Event]:
         """Yield stage events and text chunks as they happen, then the PreLLMResult."""
-        async for event in self._execute(query, stream=True, **kwargs):
+        async for event in self._guarded(query, stream=True, **kwargs):
             yield event
 
     def run(self, query: str | None = None, **kwargs: Any) -> PreLLMResult:
@@ -95,6 +115,79 @@ class PreLLM:
                     yield runner.run(agen.__anext__())
                 except StopAsyncIteration:
                     return
+
+    # --- bookkeeping around the path: budget, memory, trace ---------------------------
+
+    async def _guarded(
+        self,
+        query: str | None,
+        *,
+        stream: bool,
+        trace: bool | None = None,
+        session: str | None = None,
+        user: str | None = None,
+        budget_key: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Event]:
+        state = RequestState()
+        if user:
+            kwargs["user"] = user  # OpenAI's end-user id goes on to the provider too
+        if trace if trace is not None else self.trace:
+            state.trace = Trace()
+        user = user or "default"
+        if session and self.memory:
+            probe = Conversation.from_input(query, kwargs.get("messages")).query
+            state.memory_text = self.memory.context_text(user, session, probe)
+            prefs = self.memory.preferences(user)
+            if prefs:
+                kwargs["user_context"] = _join_context(kwargs.get("user_context"), prefs)
+        reservation = None
+        if self.budget and self.budget.limits.any():
+            small, large, _ = self.models
+            estimate = estimate_cost(small, large, query, kwargs)
+            reservation = self.budget.reserve([small, large], estimate, api_key=budget_key)
+        try:
+            async for event in self._execute(query, stream=stream, state=state, **kwargs):
+                if isinstance(event, PreLLMResult):
+                    log.info(
+                        "request %s: %s -> %s, %s, %d+%d tokens, $%.6f, %.0f ms",
+                        state.request_id,
+                        event.requested_strategy,
+                        event.strategy,
+                        event.model_used,
+                        event.usage["total"].prompt_tokens,
+                        event.usage["total"].completion_tokens,
+                        event.cost_usd["total"],
+                        event.total_ms,
+                    )
+                    if state.trace:
+                        event.trace_path = str(
+                            state.trace.write(
+                                event, Path(self.trace_dir) if self.trace_dir else None
+                            )
+                        )
+                    if session and self.memory:
+                        hide = state.guard.redact if state.guard else (lambda t: t)
+                        d = event.decomposition
+                        self.memory.add(
+                            user,
+                            session,
+                            hide(Conversation.from_input(query, kwargs.get("messages")).query),
+                            intent=d.intent,
+                            strategy=event.strategy,
+                            summary=d.domain,
+                            answer=hide(event.content),
+                        )
+                yield event
+        finally:
+            if self.budget:
+                self.budget.settle(
+                    reservation,
+                    state.stages,
+                    request_id=state.request_id,
+                    api_key=budget_key,
+                    user=user,
+                )
 
     # --- the one path -----------------------------------------------------------------
 
@@ -111,10 +204,16 @@ class PreLLM:
         codebase_path: str | None = None,
         codebase_budget: int = 2000,
         collect_runtime: bool = False,
+        state: RequestState | None = None,
         **llm_kwargs: Any,
     ) -> AsyncIterator[Event]:
         t0 = time.perf_counter()
+        state = state or RequestState()
         guard = SensitiveDataFilter() if (self.sanitize if sanitize is None else sanitize) else None
+        state.guard = guard
+        trace = state.trace
+        if trace and guard:
+            trace.hide = guard.redact
         conv = Conversation.from_input(query, messages)
         requested = strategy or self.strategy
         chosen = get_strategy(requested)
@@ -131,8 +230,14 @@ class PreLLM:
                 notices,
             )
             context_text = "\n".join(filter(None, [context_text, extra])) or None
-        stages: list[StageRecord] = []
+        stages: list[StageRecord] = (
+            state.stages
+        )  # the caller settles the budget from these, even on failure
         decomposition = Decomposition()
+        if trace:
+            trace.step(
+                "query", text=conv.query, history=conv.history_text(), user_context=context_text
+            )
         for notice in notices:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
 
@@ -148,11 +253,14 @@ class PreLLM:
                 prompts=self.prompts,
                 intents=self.intents,
                 query=hide(conv.query),
-                history=hide(conv.history_text()),
+                history=hide(_join_history(conv.history_text(), state.memory_text, chosen.name)),
                 user_context=hide(context_text) if context_text else None,
                 small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
             )
             stages += outcome.stages
+            if trace:
+                for a in outcome.attempts:
+                    trace.step("small model", **a)
             if outcome.decomposition is None:
                 decomposition.fallback_reason = outcome.fallback_reason
                 chosen = get_strategy("passthrough")
@@ -203,12 +311,19 @@ class PreLLM:
                         **params,
                     )
                     for q in parts
-                ]
+                ],
+                return_exceptions=True,  # parts that succeeded are still accounted for
             )
             for i, (q, c) in enumerate(zip(parts, done, strict=True), 1):
+                if isinstance(c, BaseException):
+                    continue
                 stages.append(stage_record(f"part_{i}", "large", c))
                 # The merge call gets the answers as the model wrote them (placeholders kept).
                 sub_answers.append(SubAnswer(query=q, answer=c.content))
+            if failed := next((c for c in done if isinstance(c, BaseException)), None):
+                raise failed
+            if trace:
+                trace.step("sub-answers", answers=[s.model_dump() for s in sub_answers])
             composition = chosen.merge(ctx, sub_answers)
         else:
             composition = chosen.compose(ctx) if chosen.name != "split" else Composition()
@@ -222,6 +337,15 @@ class PreLLM:
         )
         if guard and guard.report:
             notices.append("redacted before sending: " + _kinds(guard.report))
+        if trace:
+            trace.step(
+                "strategy",
+                chosen=chosen.name,
+                requested=requested,
+                reason=decomposition.strategy_reason,
+                fallback_reason=decomposition.fallback_reason,
+            )
+            trace.step("large model request", messages=final_messages)
 
         yield StageEvent(
             stage="large", status="start", model=large, detail={"strategy": chosen.name}
@@ -243,6 +367,8 @@ class PreLLM:
             completion = await providers.acomplete(large, final_messages, **params)
         content = guard.restore(completion.content) if guard else completion.content
         stages.append(stage_record("large", "large", completion))
+        if trace:
+            trace.step("large model", stage="large", answer=completion.content)
         if completion.usage_estimated:
             notices.append(f"{large} reported no token usage; counts for 'large' are estimates")
 
@@ -273,6 +399,18 @@ class PreLLM:
             finish_reason=completion.finish_reason,
             total_ms=(time.perf_counter() - t0) * 1000,
         )
+
+
+def _join_history(history: str, memory_text: str | None, strategy: str) -> str:
+    # Memory helps the strategies that reason about context; the others stay focused.
+    if memory_text and strategy in ("enrich", "auto"):
+        return "\n".join(filter(None, [memory_text, history]))
+    return history
+
+
+def _join_context(user_context: str | dict[str, Any] | None, prefs: dict[str, str]) -> str:
+    pref_text = "preferences: " + ", ".join(f"{k}={v}" for k, v in prefs.items())
+    return "; ".join(filter(None, [_context_text(user_context), pref_text]))
 
 
 def _same(text: str) -> str:

@@ -86,6 +86,9 @@ class PreLLMResult(BaseModel):
         description="Values redacted before sending, by rule (never the values)",
     )
     finish_reason: str | None = None
+    trace_path: str | None = Field(
+        default=None, description="The Markdown trace, when tracing was on"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

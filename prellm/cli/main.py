@@ -100,7 +100,21 @@ def cli() -> None:
     is_flag=True,
     help="Print the answer when it is complete instead of streaming it.",
 )
+@click.option(
+    "--trace", is_flag=True, help="Write a Markdown+JSON trace to .prellm/traces and show its tree."
+)
+@click.option(
+    "--session",
+    metavar="ID",
+    help="Remember this exchange in session ID and use what it remembers.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or notices on stderr.")
+@click.option(
+    "--verbose",
+    "-v",
+    count=True,
+    help="Log more (-v info, -vv debug); PRELLM_LOG_LEVEL also works.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def query(
     text: str | None,
@@ -116,7 +130,10 @@ def query(
     no_sanitize: bool,
     as_json: bool,
     no_stream: bool,
+    trace: bool,
+    session: str | None,
     quiet: bool,
+    verbose: int,
     debug: bool,
 ) -> None:
     """Preprocess TEXT with the small model and answer it with the large one ('-' reads stdin)."""
@@ -142,8 +159,13 @@ def query(
         "sanitize": False if no_sanitize else None,
         "codebase_path": codebase,
         "collect_runtime": collect_runtime or None,
+        "trace": trace or None,
+        "session": session,
     }
+    from ..observability.logging import setup_logging
     from .run import run_query
+
+    setup_logging(verbose)
 
     code = run_query(
         small=small,
@@ -154,6 +176,7 @@ def query(
         stream=not (as_json or no_stream),
         quiet=quiet,
         debug=debug,
+        session=session,
     )
     sys.exit(code)
 

@@ -21,6 +21,7 @@ def run_query(
     stream: bool,
     quiet: bool,
     debug: bool,
+    session: str | None = None,
 ) -> int:
     from rich.console import Console
 
@@ -30,13 +31,16 @@ def run_query(
 
     err = Console(stderr=True, highlight=False)
     try:
-        engine = PreLLM(small, large, strategy)
+        from ..store import UserMemory
+
+        engine = PreLLM(small, large, strategy, memory=UserMemory() if session else None)
         if not stream:
             with (
                 err.status("preprocessing and answering…", spinner="dots") if not quiet else _Null()
             ):
                 result = engine.run(**request)
             _notices(err, result, quiet)
+            _trace_tree(err, result)
             if as_json:
                 sys.stdout.write(result.model_dump_json(indent=2) + "\n")
             else:
@@ -65,6 +69,7 @@ def run_query(
             sys.stdout.write("\n")
         assert result is not None
         _notices(err, result, quiet, skip=shown)
+        _trace_tree(err, result)
         if not quiet:
             _err(err, _summary(result))
         return 0
@@ -125,3 +130,27 @@ def _summary(result: Any) -> str:
         f"· {result.strategy} · {u.prompt_tokens}+{u.completion_tokens} tokens · "
         f"${cost:.6f} · {result.timings_ms['total'] / 1000:.1f} s"
     )
+
+
+def _trace_tree(err: Any, result: Any) -> None:
+    """A compact tree of the decision path, when the request was traced."""
+    if not result.trace_path:
+        return
+    from rich.tree import Tree
+
+    d = result.decomposition
+    tree = Tree(f"trace {result.trace_path}")
+    for st in result.stages:
+        line = f"{st.stage} · {st.model} · {st.prompt_tokens}+{st.completion_tokens} tok · ${(st.cost_usd or 0):.6f} · {st.ms:.0f} ms"
+        tree.add(line + ("" if st.ok else f" · failed: {st.error}"))
+    choice = tree.add(
+        f"strategy {result.requested_strategy} → {result.strategy}"
+        + (f" ({d.strategy_reason})" if d.strategy_reason else "")
+    )
+    if d.fallback_reason:
+        choice.add(f"fallback: {d.fallback_reason}")
+    if d.intent:
+        choice.add(f"intent {d.intent} · domain {d.domain} · missing {len(d.missing)}")
+    if result.redactions:
+        tree.add("redacted: " + ", ".join(f"{k} ×{v}" for k, v in result.redactions.items()))
+    err.print(tree)

@@ -40,6 +40,11 @@ from .main import STRATEGIES, cli
     help="Allow browser calls from this origin (repeatable; off by default).",
 )
 @click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Write a trace for every request (to PRELLM_TRACE_DIR or .prellm/traces).",
+)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--verbose", "-v", is_flag=True, help="Access log and info messages.")
 def serve(
@@ -52,6 +57,7 @@ def serve(
     api_keys_file: str | None,
     cors: tuple[str, ...],
     max_body_bytes: int,
+    trace: bool,
     workers: int,
     verbose: bool,
 ) -> None:
@@ -84,6 +90,7 @@ def serve(
             api_keys=load_api_keys(api_keys_file),
             cors_origins=list(cors),
             max_body_bytes=max_body_bytes,
+            trace=trace,
         )
     except ConfigError as exc:
         click.echo(f"prellm: error: {exc}", err=True)

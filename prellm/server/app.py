@@ -139,6 +139,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings.from_env()
     get_strategy(settings.strategy)  # a typo fails at start-up, not at the first request
     keys = [k.get_secret_value().encode() for k in settings.api_keys]
+    from ..store import UserMemory
+
+    memory = UserMemory()  # opened on first use by a request with a session
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -235,12 +238,22 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 413, f"more than {settings.max_messages} messages", code="request_too_large"
             )
         pair = resolve_pair(req.model, settings)
-        engine = PreLLM(pair.small, pair.large, req.prellm.strategy or settings.strategy)
+        engine = PreLLM(
+            pair.small,
+            pair.large,
+            req.prellm.strategy or settings.strategy,
+            memory=memory,
+            trace=settings.trace,
+            trace_dir=settings.trace_dir,
+        )
         messages = [m.model_dump(exclude_none=True) for m in req.messages]
         run_kwargs = {
             "messages": messages,
             "user_context": req.prellm.user_context,
             "sanitize": req.prellm.sanitize,
+            "session": req.prellm.session,
+            "user": req.user,
+            "budget_key": _bearer(request) if keys else None,
             "timeout": settings.upstream_timeout_s,
             **req.llm_kwargs(),
         }
@@ -290,6 +303,11 @@ def _completion(model: str, result: PreLLMResult) -> dict[str, Any]:
         },
         "prellm": summary(result),
     }
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _version() -> str:

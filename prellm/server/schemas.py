@@ -26,6 +26,7 @@ class PrellmOptions(BaseModel):
     user_context: str | dict[str, Any] | None = None
     show_stages: bool = False
     sanitize: bool = True
+    session: str | None = Field(None, max_length=200)
 
 
 class StreamOptions(BaseModel):

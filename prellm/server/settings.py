@@ -37,6 +37,8 @@ class ServerSettings(BaseModel):
     max_body_bytes: int = Field(1_000_000, gt=0)
     max_messages: int = Field(200, gt=0)
     readiness_timeout_s: float = Field(5.0, gt=0)
+    trace: bool = Field(False, description="Write a trace for every request")
+    trace_dir: str | None = None
     upstream_timeout_s: float = Field(120.0, gt=0, description="Per model call")
 
     @classmethod

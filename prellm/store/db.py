@@ -1,0 +1,63 @@
+"""Opening a SQLite store: WAL mode, versioned migrations, clear errors for bad files.
+
+Each store lists its migrations in order; ``PRAGMA user_version`` records how many
+have run, so a newer preLLM opens (and upgrades) an older file, and refuses a file
+written by a newer preLLM instead of misreading it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def data_dir() -> Path:
+    """``PRELLM_DATA_DIR``, else ``$XDG_DATA_HOME/prellm``, else ``~/.local/share/prellm``."""
+    if env := os.environ.get("PRELLM_DATA_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "prellm"
+
+
+def open_db(path: Path, migrations: list[str]) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(
+            "PRAGMA synchronous=NORMAL"
+        )  # durable in WAL mode, without an fsync per commit
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(
+            f"{path}: not a usable SQLite database ({exc}); move it away to start afresh"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot open: {exc.strerror}") from None
+    if version > len(migrations):
+        raise ConfigError(
+            f"{path}: written by a newer preLLM (schema {version}, this one knows {len(migrations)})"
+        )
+    try:
+        while version < len(migrations):
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            conn.execute("BEGIN IMMEDIATE")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < len(migrations):
+                for statement in filter(None, (s.strip() for s in migrations[version].split(";"))):
+                    conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version={version}")
+            conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{path}: migration failed ({exc})") from None
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
