@@ -94,10 +94,15 @@ class PreLLM:
 
     async def arun(self, query: str | None = None, **kwargs: Any) -> PreLLMResult:
         """Run a request and return the result (the large model's answer is not streamed)."""
+        result = None
+        # Run the generator to its end (not return at the result): its bookkeeping
+        # (settling the budget, writing the trace) happens after the last event.
         async for event in self._guarded(query, stream=False, **kwargs):
             if isinstance(event, PreLLMResult):
-                return event
-        raise AssertionError("engine ended without a result")  # pragma: no cover
+                result = event
+        if result is None:  # pragma: no cover
+            raise AssertionError("engine ended without a result")
+        return result
 
     async def astream(self, query: str | None = None, **kwargs: Any) -> AsyncIterator[Event]:
         """Yield stage events and text chunks as they happen, then the PreLLMResult."""

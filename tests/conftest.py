@@ -9,8 +9,16 @@ from prellm.providers.testing import clear_recorded
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
     """No model from the developer's environment leaks into a test; recordings start empty."""
-    for var in ("PRELLM_SMALL_MODEL", "PRELLM_LARGE_MODEL", "OPENAI_API_KEY", "OPENAI_API_BASE",
-                "PRELLM_MONTHLY_BUDGET", "PRELLM_DAILY_BUDGET", "PRELLM_LOG_LEVEL", "PRELLM_NO_LEDGER"):
+    for var in (
+        "PRELLM_SMALL_MODEL",
+        "PRELLM_LARGE_MODEL",
+        "OPENAI_API_KEY",
+        "OPENAI_API_BASE",
+        "PRELLM_MONTHLY_BUDGET",
+        "PRELLM_DAILY_BUDGET",
+        "PRELLM_LOG_LEVEL",
+        "PRELLM_NO_LEDGER",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PRELLM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PRELLM_TRACE_DIR", str(tmp_path / "traces"))
