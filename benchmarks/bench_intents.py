@@ -1,0 +1,120 @@
+"""Intent classification with the classify step on Banking77 and CLINC150 (from ../shared/datasets).
+
+    python benchmarks/bench_intents.py [--small local/qwen2.5-coder-1.5b] [--items 300] [--oos 100] [--shortlist 10]
+
+Banking77: a fixed sample (seed 0) of the test split, 77 labels, once with the full
+label set and once with a lexical shortlist of K labels. CLINC150: a fixed sample of
+the in-scope test items (150 labels plus out_of_scope) and of the out-of-scope test
+items; reports in-scope accuracy and the out-of-scope detection rate. Results are
+cached per item in .prellm/eval/, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from prellm.eval.classify import OUT_OF_SCOPE, run_classify
+from prellm.eval.data import Label, Taxonomy, load_dataset, sample, taxonomy_from_labels
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
+
+
+def progress(name: str):
+    t0 = time.perf_counter()
+
+    def tick(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            rate = (time.perf_counter() - t0) / done
+            print(f"  {name}: {done}/{total} ({rate:.1f} s/item)", file=sys.stderr, flush=True)
+
+    return tick
+
+
+def show(name: str, report: dict) -> None:
+    keys = [
+        "items",
+        "accuracy",
+        "macro_f1",
+        "in_scope_accuracy",
+        "oos_detection_rate",
+        "valid_output_rate",
+        "fallbacks",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "small_tokens_out",
+    ]
+    print(f"{name}: " + ", ".join(f"{k}={report[k]}" for k in keys if k in report), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", default="local/qwen2.5-coder-1.5b")
+    ap.add_argument("--items", type=int, default=300)
+    ap.add_argument("--oos", type=int, default=100)
+    ap.add_argument("--shortlist", type=int, default=10)
+    ap.add_argument("--only", choices=["banking77", "clinc150"], default=None)
+    args = ap.parse_args()
+    results = {}
+    if args.only in (None, "banking77"):
+        path = SHARED / "banking77" / "test.csv"
+        rows = sample(load_dataset(path, "text", "category"), args.items, seed=0)
+        labels = json.loads((SHARED / "banking77" / "categories.json").read_text())
+        tax = taxonomy_from_labels(labels)
+        results["banking77_full"] = run_classify(
+            rows, args.small, tax, dataset=str(path), on_item=progress("banking77 full")
+        )
+        show(f"Banking77 {len(rows)} items, 77 labels", results["banking77_full"])
+        results["banking77_shortlist"] = run_classify(
+            rows,
+            args.small,
+            tax,
+            dataset=str(path),
+            shortlist_k=args.shortlist,
+            on_item=progress("banking77 shortlist"),
+        )
+        show(
+            f"Banking77 {len(rows)} items, shortlist of {args.shortlist}",
+            results["banking77_shortlist"],
+        )
+    if args.only in (None, "clinc150"):
+        path = SHARED / "clinc150" / "data_full.json"
+        data = json.loads(path.read_text())
+        examples = defaultdict(list)
+        for text, label in data["train"]:
+            if len(examples[label]) < 3:
+                examples[label].append(text)
+        tax = Taxonomy(
+            labels=[Label(name=lb, examples=ex) for lb, ex in sorted(examples.items())]
+            + [
+                Label(
+                    name=OUT_OF_SCOPE,
+                    description="none of the other labels fits; the request is outside what this assistant handles",
+                )
+            ]
+        )
+        rows = sample([{"text": t, "label": lb} for t, lb in data["test"]], args.items, seed=0)
+        rows += sample(
+            [{"text": t, "label": OUT_OF_SCOPE} for t, _ in data["oos_test"]], args.oos, seed=0
+        )
+        results["clinc150_shortlist"] = run_classify(
+            rows,
+            args.small,
+            tax,
+            dataset=str(path),
+            shortlist_k=args.shortlist,
+            on_item=progress("clinc150"),
+        )
+        show(
+            f"CLINC150 {args.items} in-scope + {args.oos} out-of-scope, shortlist of {args.shortlist}",
+            results["clinc150_shortlist"],
+        )
+    print(json.dumps(results, indent=2), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Labelled datasets, intent taxonomies and task sets: loaded and validated with clear errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ..config.resources import load_yaml_text
+from ..errors import ConfigError
+
+
+class Label(BaseModel):
+    name: str = Field(min_length=1, max_length=80)
+    description: str = ""
+    examples: list[str] = Field(default_factory=list, max_length=10)
+
+
+class Taxonomy(BaseModel):
+    """An intent taxonomy file: ``labels: [{name, description, examples}]``."""
+
+    labels: list[Label] = Field(min_length=2)
+
+    def names(self) -> list[str]:
+        return [lb.name for lb in self.labels]
+
+    def as_intents(self, with_examples: bool = True) -> list[dict[str, str]]:
+        out = []
+        for lb in self.labels:
+            desc = lb.description or lb.name.replace("_", " ")
+            if lb.examples and with_examples:
+                desc += " (e.g. " + "; ".join(f'"{e}"' for e in lb.examples[:2]) + ")"
+            out.append({"name": lb.name, "description": desc})
+        return out
+
+
+def _validation(source: str, exc: ValidationError) -> ConfigError:
+    e = exc.errors()[0]
+    return ConfigError(f"{source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    path = Path(path)
+    try:
+        data = load_yaml_text(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        tax = Taxonomy.model_validate(data)
+    except ValidationError as exc:
+        raise _validation(str(path), exc) from None
+    names = tax.names()
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: duplicate label names")
+    return tax
+
+
+def taxonomy_from_labels(labels: list[str]) -> Taxonomy:
+    return Taxonomy(labels=[Label(name=lb) for lb in sorted(set(labels))])
+
+
+def load_dataset(
+    path: str | Path, text_col: str = "text", label_col: str = "label"
+) -> list[dict[str, str]]:
+    """Rows of a CSV or JSONL file as ``{"text", "label"}``; errors name the file, line and column."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if not raw.strip():
+        raise ConfigError(f"{path}: the dataset is empty")
+    rows: list[dict[str, Any]] = []
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        for i, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{i}: not valid JSON: {exc.msg}") from None
+            if not isinstance(obj, dict):
+                raise ConfigError(f"{path}:{i}: each line must be a JSON object")
+            rows.append({**obj, "_line": i})
+    else:
+        reader = csv.DictReader(raw.splitlines())
+        for i, obj in enumerate(reader, 2):
+            rows.append({**obj, "_line": i})
+        header = reader.fieldnames or []
+        for col in (text_col, label_col):
+            if col not in header:
+                raise ConfigError(
+                    f"{path}:1: no column {col!r} (columns: {', '.join(header)}); use --text-column/--label-column"
+                )
+    if not rows:
+        raise ConfigError(f"{path}: the dataset has no rows")
+    out = []
+    for r in rows:
+        for col in (text_col, label_col):
+            if not str(r.get(col) or "").strip():
+                raise ConfigError(f"{path}:{r['_line']}: missing {col!r}")
+        out.append({"text": str(r[text_col]).strip(), "label": str(r[label_col]).strip()})
+    return out
+
+
+def sample(rows: list[Any], limit: int | None, seed: int) -> list[Any]:
+    """A fixed sample: the same ``limit`` items for the same seed, in a stable order."""
+    if limit is None or limit >= len(rows):
+        return rows
+    idx = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    return [rows[i] for i in idx]
+
+
+class Checks(BaseModel):
+    contains: list[str] = Field(default_factory=list)
+    regex: list[str] = Field(default_factory=list)
+    json_schema: dict[str, Any] | None = None
+
+
+class Task(BaseModel):
+    id: str | None = None
+    query: str = Field(min_length=1)
+    context: str | None = None
+    checks: Checks = Field(default_factory=Checks)
+
+
+class TaskSet(BaseModel):
+    tasks: list[Task] = Field(min_length=1)
+
+
+def load_tasks(path: str | Path) -> list[Task]:
+    path = Path(path)
+    if str(path) == "builtin":
+        from importlib import resources
+
+        text, source = (
+            resources.files("prellm.data").joinpath("tasks.yaml").read_text(encoding="utf-8"),
+            "prellm/data/tasks.yaml",
+        )
+    else:
+        try:
+            text, source = path.read_text(encoding="utf-8"), str(path)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if source.endswith((".jsonl", ".ndjson")):
+        items = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    items.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{source}:{i}: not valid JSON: {exc.msg}") from None
+        data: Any = {"tasks": items}
+    else:
+        data = load_yaml_text(text, source)
+        if isinstance(data, list):
+            data = {"tasks": data}
+    try:
+        tasks = TaskSet.model_validate(data).tasks
+    except ValidationError as exc:
+        raise _validation(source, exc) from None
+    for i, t in enumerate(tasks, 1):
+        t.id = t.id or f"task{i}"
+    return tasks
