@@ -1,14 +1,31 @@
-"""Per-request state shared between the engine's path and the bookkeeping around it."""
+"""Bookkeeping around the engine's path: budget reservation and settling, memory, traces.
+
+``guarded`` wraps ``PreLLM._execute``: it reserves the estimated cost before any
+call, feeds the session's memory in, and afterwards settles the budget from the
+stages that ran (even when the request failed), writes the trace and remembers
+the exchange.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .models import StageRecord
+from .context.gather import join_context
+from .messages import Conversation
+from .models import PreLLMResult, StageEvent, StageRecord
 from .observability.trace import Trace
 from .safety import SensitiveDataFilter
+
+if TYPE_CHECKING:
+    from .engine import PreLLM
+
+Event = str | StageEvent | PreLLMResult
+log = logging.getLogger("prellm.engine")
 
 PROMPT_OVERHEAD_TOKENS = 400  # preLLM's own instructions around the user's text
 DEFAULT_ANSWER_TOKENS = 1024  # assumed answer length when max_tokens is not set
@@ -39,3 +56,75 @@ def estimate_cost(small: str, large: str, query: str | None, kwargs: dict[str, A
     large_cost = cost_of(large, prompt, answer) or 0.0
     small_cost = cost_of(small, prompt, 400) or 0.0
     return large_cost + small_cost
+
+
+async def guarded(
+    engine: PreLLM,
+    query: str | None,
+    *,
+    stream: bool,
+    trace: bool | None = None,
+    session: str | None = None,
+    user: str | None = None,
+    budget_key: str | None = None,
+    **kwargs: Any,
+) -> AsyncIterator[Event]:
+    state = RequestState()
+    if user:
+        kwargs["user"] = user  # OpenAI's end-user id goes on to the provider too
+    if trace if trace is not None else engine.trace:
+        state.trace = Trace()
+    user = user or "default"
+    if session and engine.memory:
+        probe = Conversation.from_input(query, kwargs.get("messages")).query
+        state.memory_text = engine.memory.context_text(user, session, probe)
+        prefs = engine.memory.preferences(user)
+        if prefs:
+            kwargs["user_context"] = join_context(kwargs.get("user_context"), prefs)
+    reservation = None
+    if engine.budget and engine.budget.limits.any():
+        small, large, _ = engine.models
+        estimate = estimate_cost(small, large, query, kwargs)
+        reservation = engine.budget.reserve([small, large], estimate, api_key=budget_key)
+    try:
+        async for event in engine._execute(query, stream=stream, state=state, **kwargs):
+            if isinstance(event, PreLLMResult):
+                log.info(
+                    "request %s: %s -> %s, %s, %d+%d tokens, $%.6f, %.0f ms",
+                    state.request_id,
+                    event.requested_strategy,
+                    event.strategy,
+                    event.model_used,
+                    event.usage["total"].prompt_tokens,
+                    event.usage["total"].completion_tokens,
+                    event.cost_usd["total"],
+                    event.total_ms,
+                )
+                if state.trace:
+                    event.trace_path = str(
+                        state.trace.write(
+                            event, Path(engine.trace_dir) if engine.trace_dir else None
+                        )
+                    )
+                if session and engine.memory:
+                    hide = state.guard.redact if state.guard else (lambda t: t)
+                    d = event.decomposition
+                    engine.memory.add(
+                        user,
+                        session,
+                        hide(Conversation.from_input(query, kwargs.get("messages")).query),
+                        intent=d.intent,
+                        strategy=event.strategy,
+                        summary=d.domain,
+                        answer=hide(event.content),
+                    )
+            yield event
+    finally:
+        if engine.budget:
+            engine.budget.settle(
+                reservation,
+                state.stages,
+                request_id=state.request_id,
+                api_key=budget_key,
+                user=user,
+            )

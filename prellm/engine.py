@@ -15,20 +15,20 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from . import providers
 from .analysis import analyse, stage_record
-from .bookkeeping import RequestState, estimate_cost
+from .bookkeeping import RequestState, guarded
 from .config.prompts import PromptRegistry
 from .config.resources import shipped_yaml
 from .config.settings import resolve_models
+from .context.gather import context_text as as_context_text
+from .context.gather import gather_context, join_history
 from .errors import ConfigError, ValidationError
 from .language import language_name
 from .messages import Conversation, build_large_messages
 from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
-from .observability import Trace
 from .observability.logging import install_scrubber
 from .safety import SensitiveDataFilter
 from .store import BudgetTracker, UserMemory
@@ -97,7 +97,7 @@ class PreLLM:
         result = None
         # Run the generator to its end (not return at the result): its bookkeeping
         # (settling the budget, writing the trace) happens after the last event.
-        async for event in self._guarded(query, stream=False, **kwargs):
+        async for event in guarded(self, query, stream=False, **kwargs):
             if isinstance(event, PreLLMResult):
                 result = event
         if result is None:  # pragma: no cover
@@ -106,7 +106,7 @@ class PreLLM:
 
     async def astream(self, query: str | None = None, **kwargs: Any) -> AsyncIterator[Event]:
         """Yield stage events and text chunks as they happen, then the PreLLMResult."""
-        async for event in self._guarded(query, stream=True, **kwargs):
+        async for event in guarded(self, query, stream=True, **kwargs):
             yield event
 
     def run(self, query: str | None = None, **kwargs: Any) -> PreLLMResult:
@@ -120,79 +120,6 @@ class PreLLM:
                     yield runner.run(agen.__anext__())
                 except StopAsyncIteration:
                     return
-
-    # --- bookkeeping around the path: budget, memory, trace ---------------------------
-
-    async def _guarded(
-        self,
-        query: str | None,
-        *,
-        stream: bool,
-        trace: bool | None = None,
-        session: str | None = None,
-        user: str | None = None,
-        budget_key: str | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[Event]:
-        state = RequestState()
-        if user:
-            kwargs["user"] = user  # OpenAI's end-user id goes on to the provider too
-        if trace if trace is not None else self.trace:
-            state.trace = Trace()
-        user = user or "default"
-        if session and self.memory:
-            probe = Conversation.from_input(query, kwargs.get("messages")).query
-            state.memory_text = self.memory.context_text(user, session, probe)
-            prefs = self.memory.preferences(user)
-            if prefs:
-                kwargs["user_context"] = _join_context(kwargs.get("user_context"), prefs)
-        reservation = None
-        if self.budget and self.budget.limits.any():
-            small, large, _ = self.models
-            estimate = estimate_cost(small, large, query, kwargs)
-            reservation = self.budget.reserve([small, large], estimate, api_key=budget_key)
-        try:
-            async for event in self._execute(query, stream=stream, state=state, **kwargs):
-                if isinstance(event, PreLLMResult):
-                    log.info(
-                        "request %s: %s -> %s, %s, %d+%d tokens, $%.6f, %.0f ms",
-                        state.request_id,
-                        event.requested_strategy,
-                        event.strategy,
-                        event.model_used,
-                        event.usage["total"].prompt_tokens,
-                        event.usage["total"].completion_tokens,
-                        event.cost_usd["total"],
-                        event.total_ms,
-                    )
-                    if state.trace:
-                        event.trace_path = str(
-                            state.trace.write(
-                                event, Path(self.trace_dir) if self.trace_dir else None
-                            )
-                        )
-                    if session and self.memory:
-                        hide = state.guard.redact if state.guard else (lambda t: t)
-                        d = event.decomposition
-                        self.memory.add(
-                            user,
-                            session,
-                            hide(Conversation.from_input(query, kwargs.get("messages")).query),
-                            intent=d.intent,
-                            strategy=event.strategy,
-                            summary=d.domain,
-                            answer=hide(event.content),
-                        )
-                yield event
-        finally:
-            if self.budget:
-                self.budget.settle(
-                    reservation,
-                    state.stages,
-                    request_id=state.request_id,
-                    api_key=budget_key,
-                    user=user,
-                )
 
     # --- the one path -----------------------------------------------------------------
 
@@ -224,10 +151,10 @@ class PreLLM:
         chosen = get_strategy(requested)
         small, large, notices = self.models
         notices = list(notices)
-        context_text = _context_text(user_context)
+        context_text = as_context_text(user_context)
         if codebase_path or collect_runtime:
             extra = await asyncio.to_thread(
-                _gather_context,
+                gather_context,
                 conv.query,
                 codebase_path,
                 codebase_budget,
@@ -258,7 +185,7 @@ class PreLLM:
                 prompts=self.prompts,
                 intents=self.intents,
                 query=hide(conv.query),
-                history=hide(_join_history(conv.history_text(), state.memory_text, chosen.name)),
+                history=hide(join_history(conv.history_text(), state.memory_text, chosen.name)),
                 user_context=hide(context_text) if context_text else None,
                 small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
             )
@@ -406,18 +333,6 @@ class PreLLM:
         )
 
 
-def _join_history(history: str, memory_text: str | None, strategy: str) -> str:
-    # Memory helps the strategies that reason about context; the others stay focused.
-    if memory_text and strategy in ("enrich", "auto"):
-        return "\n".join(filter(None, [memory_text, history]))
-    return history
-
-
-def _join_context(user_context: str | dict[str, Any] | None, prefs: dict[str, str]) -> str:
-    pref_text = "preferences: " + ", ".join(f"{k}={v}" for k, v in prefs.items())
-    return "; ".join(filter(None, [_context_text(user_context), pref_text]))
-
-
 def _same(text: str) -> str:
     return text
 
@@ -430,31 +345,6 @@ def _redacted(
 
 def _kinds(report: dict[str, int]) -> str:
     return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(report.items()))
-
-
-def _gather_context(
-    query: str, codebase: str | None, budget: int, runtime: bool, notices: list[str]
-) -> str:
-    from .context import FolderCompressor, collect_runtime, runtime_text
-
-    parts = []
-    if runtime:
-        parts.append(runtime_text(collect_runtime()))
-    if codebase:
-        summary = FolderCompressor(codebase, budget).summarize(query)
-        notices.append(
-            f"project context: {summary.files_listed} of {summary.files_seen} files, ~{summary.tokens} tokens"
-        )
-        parts.append("Project:\n" + summary.text)
-    return "\n".join(parts)
-
-
-def _context_text(user_context: str | dict[str, Any] | None) -> str | None:
-    if user_context is None or user_context == "" or user_context == {}:
-        return None
-    if isinstance(user_context, dict):
-        return "; ".join(f"{k}: {v}" for k, v in user_context.items())
-    return str(user_context)
 
 
 def _run_sync(coro: Any) -> Any:

@@ -55,6 +55,54 @@ class PromptRegistry:
             keep_trailing_newline=False,
         )
 
+    REQUIRED = (
+        "analyze.system",
+        "analyze.common",
+        "analyze.repair",
+        "analyze.classify",
+        "analyze.structure",
+        "analyze.split",
+        "analyze.enrich",
+        "analyze.auto",
+        "compose.classify",
+        "compose.structure",
+        "compose.enrich",
+        "compose.split.part",
+        "compose.split.merge",
+    )
+
+    def check(self) -> None:
+        """Every template parses, every include names a known prompt, no include cycle."""
+        from jinja2 import TemplateSyntaxError, meta
+
+        graph: dict[str, set[str]] = {}
+        for name, spec in self.prompts.items():
+            try:
+                ast = self._env.parse(spec.text)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(
+                    f"prompt {name!r}: template line {exc.lineno}: {exc.message}"
+                ) from None
+            refs = {r for r in meta.find_referenced_templates(ast) if r is not None}
+            unknown = sorted(refs - set(self.prompts))
+            if unknown:
+                raise ConfigError(f"prompt {name!r} includes unknown prompt {unknown[0]!r}")
+            graph[name] = refs
+        missing = [n for n in self.REQUIRED if n not in self.prompts]
+        if missing:
+            raise ConfigError(f"prompt {missing[0]!r} is missing")
+
+        def visit(node: str, path: list[str]) -> None:
+            if node in path:
+                raise ConfigError(
+                    "prompt include cycle: " + " -> ".join([*path[path.index(node) :], node])
+                )
+            for nxt in graph.get(node, ()):
+                visit(nxt, [*path, node])
+
+        for name in graph:
+            visit(name, [])
+
     def spec(self, name: str) -> PromptSpec:
         try:
             return self.prompts[name]

@@ -1,0 +1,136 @@
+"""Finding, reading and merging configuration: prellm.yaml, the files it names, a domain.
+
+Order of discovery for prellm.yaml: ``--config`` / ``config=``, ``PRELLM_CONFIG``,
+``./prellm.yaml``, then ``$XDG_CONFIG_HOME/prellm/prellm.yaml`` (``~/.config``).
+Paths inside it are relative to the file. Every value remembers where it came
+from, for ``prellm config show``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .files import load_model, parse_model
+from .prompts import PromptRegistry, PromptSpec
+from .resources import shipped_yaml
+from .schema import (
+    ConfigFile,
+    DomainFile,
+    DomainRule,
+    IntentsFile,
+    ModelSpec,
+    PromptsFile,
+    ResponseSchemaSpec,
+    RulesFile,
+    SchemasFile,
+)
+
+DOMAINS = ("devops", "coding", "business", "embedded")
+
+
+def user_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "prellm"
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    if env := os.environ.get("PRELLM_CONFIG"):
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"PRELLM_CONFIG names a missing file: {path}")
+        return path
+    for candidate in (Path("prellm.yaml"), user_config_dir() / "prellm.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_domain(name: str) -> DomainFile:
+    if name not in DOMAINS:
+        raise ConfigError(f"unknown domain {name!r}; choose one of: {', '.join(DOMAINS)}")
+    text = (
+        resources.files("prellm.data")
+        .joinpath("domains", f"{name}.yaml")
+        .read_text(encoding="utf-8")
+    )
+    return parse_model(text, DomainFile, f"prellm/data/domains/{name}.yaml")
+
+
+@dataclass
+class Config:
+    """The effective configuration of an engine."""
+
+    file: ConfigFile = field(default_factory=ConfigFile)
+    path: Path | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    prompts: PromptRegistry = field(default_factory=PromptRegistry.default)
+    intents: list[dict[str, str]] | None = None
+    rules: list[DomainRule] = field(default_factory=list)
+    domain_context: str | None = None
+    schemas: dict[str, ResponseSchemaSpec] = field(default_factory=dict)
+
+    def model(self, role: str) -> tuple[str | None, dict[str, Any]]:
+        spec = getattr(self.file, role)
+        if spec is None:
+            return None, {}
+        if isinstance(spec, str):
+            return spec, {}
+        assert isinstance(spec, ModelSpec)
+        return spec.model, spec.call_kwargs()
+
+
+def load_config(
+    path: str | Path | None = None, *, domain: str | None = None, discover: bool = True
+) -> Config:
+    found = find_config(path) if (path or discover) else None
+    cfg = Config()
+    if found:
+        cfg.file = load_model(found, ConfigFile)
+        cfg.path = found
+        for key in cfg.file.model_fields_set:
+            cfg.sources[key] = str(found)
+    base = found.parent if found else Path.cwd()
+
+    def rel(p: str) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else base / q
+
+    prompts = dict(cfg.prompts.prompts)
+    domain = domain or cfg.file.domain
+    if domain:
+        d = load_domain(domain)
+        cfg.domain_context = d.context
+        cfg.rules += d.rules
+        prompts.update({k: PromptSpec(**v.model_dump()) for k, v in d.prompts.items()})
+        cfg.sources["domain"] = f"prellm/data/domains/{domain}.yaml"
+    if cfg.file.prompts:
+        user = load_model(rel(cfg.file.prompts), PromptsFile)
+        prompts.update({k: PromptSpec(**v.model_dump()) for k, v in user.prompts.items()})
+    cfg.prompts = PromptRegistry(prompts)
+    cfg.prompts.check()
+    if cfg.file.rules:
+        # A user's rules come first: they win over a domain's defaults.
+        cfg.rules = load_model(rel(cfg.file.rules), RulesFile).rules + cfg.rules
+    if cfg.file.schemas:
+        cfg.schemas = load_model(rel(cfg.file.schemas), SchemasFile).schemas
+    if cfg.file.intents:
+        intents = load_model(rel(cfg.file.intents), IntentsFile).intents
+        names = [i.name for i in intents]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{rel(cfg.file.intents)}: duplicate intent names")
+        cfg.intents = [{"name": i.name, "description": i.description or i.name} for i in intents]
+    return cfg
+
+
+def default_intents() -> list[dict[str, str]]:
+    return shipped_yaml("intents.yaml")["intents"]

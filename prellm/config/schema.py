@@ -1,0 +1,167 @@
+"""The models of every YAML file a user writes. JSON Schemas for editors come from these."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+StrategyName = Literal["auto", "classify", "structure", "split", "enrich", "passthrough"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(Strict):
+    """A model with its call settings."""
+
+    model: str = Field(
+        description="A litellm model string, e.g. gpt-4o-mini, ollama/qwen2.5:3b, local/qwen2.5-coder-1.5b"
+    )
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Models tried in order when this one fails"
+    )
+    timeout: float | None = Field(None, gt=0, description="Seconds per call")
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0)
+
+    def call_kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "timeout": self.timeout,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if self.fallbacks:
+            out["fallbacks"] = self.fallbacks
+        return {k: v for k, v in out.items() if v is not None}
+
+
+class BudgetSpec(Strict):
+    monthly: float | None = Field(None, ge=0, description="USD per calendar month (UTC)")
+    daily: float | None = Field(None, ge=0, description="USD per day (UTC)")
+    per_model_monthly: dict[str, float] = Field(default_factory=dict)
+
+
+class ConfigFile(Strict):
+    """prellm.yaml: models, defaults, and the paths of the other files (relative to this file)."""
+
+    small: str | ModelSpec | None = Field(None, description="The small (preprocessing) model")
+    large: str | ModelSpec | None = Field(None, description="The large (answering) model")
+    strategy: StrategyName = Field("auto", description="Default strategy")
+    domain: str | None = Field(
+        None, description="Built-in domain defaults: devops, coding, business, embedded"
+    )
+    prompts: str | None = Field(None, description="prompts.yaml: prompt overrides and additions")
+    rules: str | None = Field(None, description="rules.yaml: domain rules")
+    schemas: str | None = Field(None, description="schemas.yaml: response schemas")
+    intents: str | None = Field(None, description="intents.yaml: your intent taxonomy")
+    sensitive_rules: str | None = Field(None, description="Extra sensitive-data rules")
+    sanitize: bool = Field(True, description="Redact secrets and personal data before they leave")
+    trace: bool = Field(False, description="Write a trace for every request")
+    budget: BudgetSpec | None = None
+
+
+class PromptEntry(Strict):
+    text: str
+    max_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0, le=2)
+
+
+class PromptsFile(Strict):
+    prompts: dict[str, PromptEntry]
+
+
+class Fact(Strict):
+    """A fact a rule needs: present when any keyword or the pattern occurs in the request."""
+
+    name: str
+    keywords: list[str] = Field(default_factory=list)
+    pattern: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from None
+        return v
+
+
+class DomainRule(Strict):
+    name: str
+    keywords: list[str] = Field(
+        min_length=1,
+        description="Matched case- and accent-insensitively, as whole words or prefixes",
+    )
+    intents: list[str] = Field(
+        default_factory=list, description="Only when the small model finds one of these intents"
+    )
+    require: list[Fact] = Field(default_factory=list, description="Facts the request must state")
+    strategy: StrategyName | None = None
+    policy: Literal["ask", "assume"] = Field(
+        "assume", description="ask: return a clarification; assume: state assumptions"
+    )
+    context: str | None = Field(
+        None, description="Background added to the prompt when the rule matches"
+    )
+
+
+class RulesFile(Strict):
+    rules: list[DomainRule]
+
+
+class FieldSpec(Strict):
+    type: Literal["string", "integer", "number", "boolean", "array", "object"]
+    description: str | None = None
+    enum: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = Field(None, ge=0)
+    max_length: int | None = Field(None, ge=0)
+    items: FieldSpec | None = None
+    fields: dict[str, FieldSpec] | None = None
+    required: bool = True
+
+
+class ResponseSchemaSpec(Strict):
+    description: str | None = None
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+
+
+class SchemasFile(Strict):
+    schemas: dict[str, ResponseSchemaSpec]
+
+
+class IntentSpec(Strict):
+    name: str = Field(min_length=1, max_length=80)
+    description: str = ""
+    examples: list[str] = Field(default_factory=list, max_length=10)
+
+
+class IntentsFile(Strict):
+    intents: list[IntentSpec] = Field(min_length=2)
+
+
+class DomainFile(Strict):
+    """A shipped domain default: background, rules and prompt overrides."""
+
+    name: str
+    description: str
+    context: str
+    rules: list[DomainRule] = Field(default_factory=list)
+    prompts: dict[str, PromptEntry] = Field(default_factory=dict)
+
+
+SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "config": ConfigFile,
+    "prompts": PromptsFile,
+    "rules": RulesFile,
+    "schemas": SchemasFile,
+    "intents": IntentsFile,
+    "domain": DomainFile,
+}

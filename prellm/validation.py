@@ -1,0 +1,77 @@
+"""ResponseValidator: a schema from schemas.yaml becomes a JSON Schema and a Pydantic model;
+the large model is asked for it, its answer validated, and re-asked once with the errors
+(as Instructor does)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic
+from pydantic import Field, create_model
+
+from .analysis import extract_json
+from .config.schema import FieldSpec, ResponseSchemaSpec
+
+
+def _annotation(spec: FieldSpec) -> Any:
+    from typing import Literal
+
+    if spec.enum:
+        return Literal[tuple(spec.enum)]  # type: ignore[valid-type]
+    if spec.type == "array":
+        return list[_annotation(spec.items) if spec.items else Any]  # type: ignore[misc]
+    if spec.type == "object":
+        if spec.fields:
+            return model_of("Nested", ResponseSchemaSpec(fields=spec.fields))
+        return dict[str, Any]
+    return {"string": str, "integer": int, "number": float, "boolean": bool}[spec.type]
+
+
+def model_of(name: str, spec: ResponseSchemaSpec) -> type[pydantic.BaseModel]:
+    """The Pydantic model of a schemas.yaml entry (and so its JSON Schema)."""
+    fields: dict[str, Any] = {}
+    for key, f in spec.fields.items():
+        constraints = {
+            k: v
+            for k, v in {
+                "ge": f.minimum,
+                "le": f.maximum,
+                "min_length": f.min_length,
+                "max_length": f.max_length,
+                "description": f.description,
+            }.items()
+            if v is not None
+        }
+        default = ... if f.required else None
+        ann = _annotation(f) if f.required else _annotation(f) | None
+        fields[key] = (ann, Field(default, **constraints))
+    model = create_model(name.title().replace("_", "").replace("-", "") or "Response", **fields)
+    model.model_config["extra"] = "forbid"
+    return model
+
+
+def json_schema_of(name: str, spec: ResponseSchemaSpec) -> dict[str, Any]:
+    from .analysis import compact_schema
+
+    return compact_schema(model_of(name, spec))
+
+
+def validate_answer(
+    model: type[pydantic.BaseModel], text: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(parsed, None) or (None, the validation error in a line or two)."""
+    try:
+        return model.model_validate(extract_json(text)).model_dump(mode="json"), None
+    except ValueError as exc:  # includes pydantic.ValidationError and JSON errors
+        if isinstance(exc, pydantic.ValidationError):
+            errs = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'object'}: {e['msg']}"
+                for e in exc.errors()[:6]
+            )
+            return None, errs
+        return None, str(exc)
+
+
+def schema_instruction(name: str, schema: dict[str, Any]) -> str:
+    return f"Reply with one JSON object only, matching this JSON Schema ({name}):\n{json.dumps(schema, ensure_ascii=False)}"
