@@ -15,13 +15,19 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
+from pathlib import Path
 from typing import Any
+
+import pydantic
 
 from . import providers
 from .analysis import analyse, stage_record
+from .answer import SchemaRequest, answer
 from .bookkeeping import RequestState, guarded
+from .config.loader import Config, load_config
 from .config.prompts import PromptRegistry
 from .config.resources import shipped_yaml
+from .config.schema import ResponseSchemaSpec
 from .config.settings import resolve_models
 from .context.gather import context_text as as_context_text
 from .context.gather import gather_context, join_history
@@ -30,9 +36,11 @@ from .language import language_name
 from .messages import Conversation, build_large_messages
 from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
 from .observability.logging import install_scrubber
+from .rules import match_rules
 from .safety import SensitiveDataFilter
-from .store import BudgetTracker, UserMemory
+from .store import BudgetTracker, Limits, UserMemory
 from .strategies import ComposeContext, Composition, get_strategy
+from .validation import json_schema_of, model_of
 
 Event = str | StageEvent | PreLLMResult
 log = logging.getLogger("prellm.engine")
@@ -50,32 +58,44 @@ class PreLLM:
         self,
         small_llm: str | None = None,
         large_llm: str | None = None,
-        strategy: str = "auto",
+        strategy: str | None = None,
         *,
+        config: Config | str | Path | None = None,
+        domain: str | None = None,
         small_kwargs: dict[str, Any] | None = None,
         prompts: PromptRegistry | None = None,
         intents: list[dict[str, str]] | None = None,
-        sanitize: bool = True,
+        sanitize: bool | None = None,
         budget: BudgetTracker | None | bool = True,
         memory: UserMemory | None = None,
-        trace: bool = False,
+        trace: bool | None = None,
         trace_dir: str | None = None,
         **llm_kwargs: Any,
     ) -> None:
-        get_strategy(strategy)  # fail on a typo now, not at the first query
-        self._small_arg, self._large_arg = small_llm, large_llm
-        self.strategy = strategy
-        self.small_kwargs = dict(small_kwargs or {})
-        self.llm_kwargs = llm_kwargs
-        self._prompts = prompts
-        self._intents = intents
-        self.sanitize = sanitize
+        # Explicit arguments win over the config file, which wins over the environment.
+        self.config = config if isinstance(config, Config) else load_config(config, domain=domain)
+        cfg = self.config
+        cfg_small, cfg_small_kwargs = cfg.model("small")
+        cfg_large, cfg_large_kwargs = cfg.model("large")
+        self.strategy = strategy or cfg.file.strategy
+        get_strategy(self.strategy)  # fail on a typo now, not at the first query
+        self._small_arg, self._large_arg = small_llm or cfg_small, large_llm or cfg_large
+        self.small_kwargs = {**cfg_small_kwargs, **(small_kwargs or {})}
+        self.llm_kwargs = {**cfg_large_kwargs, **llm_kwargs}
+        self._prompts = prompts or cfg.prompts
+        self._intents = intents or cfg.intents
+        self.sanitize = cfg.file.sanitize if sanitize is None else sanitize
         # The usage ledger is on unless turned off (budget=False or PRELLM_NO_LEDGER=1).
         if budget is True:
             budget = None if os.environ.get("PRELLM_NO_LEDGER") else BudgetTracker.shared()
+            if budget and cfg.file.budget:
+                b = cfg.file.budget
+                budget = BudgetTracker(
+                    budget.path, Limits(b.monthly, b.daily, dict(b.per_model_monthly))
+                )
         self.budget = budget or None
         self.memory = memory
-        self.trace = trace
+        self.trace = cfg.file.trace if trace is None else trace
         self.trace_dir = trace_dir
 
     @cached_property
@@ -121,6 +141,61 @@ class PreLLM:
                 except StopAsyncIteration:
                     return
 
+    def _schema_request(
+        self, schema: str | dict[str, Any] | type[pydantic.BaseModel] | None
+    ) -> SchemaRequest | None:
+        """A response schema by name (schemas.yaml), as a YAML-style dict, or a Pydantic model."""
+        if schema is None:
+            return None
+        if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+            from .analysis import compact_schema
+
+            return SchemaRequest(schema.__name__, schema, compact_schema(schema))
+        if isinstance(schema, str):
+            spec = self.config.schemas.get(schema)
+            if spec is None:
+                known = ", ".join(sorted(self.config.schemas)) or "none configured"
+                raise ConfigError(f"unknown response schema {schema!r} (known: {known})")
+            name = schema
+        else:
+            try:
+                spec, name = ResponseSchemaSpec.model_validate(schema), "response"
+            except pydantic.ValidationError as exc:
+                raise ConfigError(f"invalid response schema: {exc.errors()[0]['msg']}") from None
+        return SchemaRequest(name, model_of(name, spec), json_schema_of(name, spec))
+
+    def _clarification(
+        self,
+        query: str,
+        decomposition: Decomposition,
+        stages: list[StageRecord],
+        small: str,
+        large: str,
+        strategy: str,
+        requested: str,
+        notices: list[str],
+        guard: SensitiveDataFilter | None,
+        t0: float,
+        missing: list[str],
+    ) -> PreLLMResult:
+        notices.append(
+            f"rule {decomposition.matched_rule!r} asks before answering; the large model was not called"
+        )
+        return PreLLMResult(
+            content=_clarification_text(query, missing, self.prompts),
+            model_used=large,
+            small_model_used=small if stages else None,
+            strategy=strategy,
+            requested_strategy=requested,
+            decomposition=decomposition,
+            stages=stages,
+            notices=notices,
+            redactions=guard.report if guard else {},
+            needs_clarification=True,
+            finish_reason="clarification",
+            total_ms=(time.perf_counter() - t0) * 1000,
+        )
+
     # --- the one path -----------------------------------------------------------------
 
     async def _execute(
@@ -136,22 +211,40 @@ class PreLLM:
         codebase_path: str | None = None,
         codebase_budget: int = 2000,
         collect_runtime: bool = False,
+        response_schema: str | dict[str, Any] | type[pydantic.BaseModel] | None = None,
         state: RequestState | None = None,
         **llm_kwargs: Any,
     ) -> AsyncIterator[Event]:
         t0 = time.perf_counter()
         state = state or RequestState()
-        guard = SensitiveDataFilter() if (self.sanitize if sanitize is None else sanitize) else None
+        guard = (
+            SensitiveDataFilter(self.config.sensitive_rules)
+            if (self.sanitize if sanitize is None else sanitize)
+            else None
+        )
         state.guard = guard
         trace = state.trace
         if trace and guard:
             trace.hide = guard.redact
         conv = Conversation.from_input(query, messages)
+        schema_req = self._schema_request(response_schema)
+        rule = match_rules(conv.query, self.config.rules)
         requested = strategy or self.strategy
+        # A matched rule picks the strategy when the choice was left to preLLM.
+        if (
+            rule
+            and rule.rule.strategy
+            and not strategy
+            and self.strategy == "auto"
+            and not rule.rule.intents
+        ):
+            requested = rule.rule.strategy
         chosen = get_strategy(requested)
         small, large, notices = self.models
         notices = list(notices)
         context_text = as_context_text(user_context)
+        background = [self.config.domain_context, rule.rule.context if rule else None]
+        context_text = "\n".join(filter(None, [context_text, *background])) or None
         if codebase_path or collect_runtime:
             extra = await asyncio.to_thread(
                 gather_context,
@@ -220,6 +313,26 @@ class PreLLM:
                     },
                 )
 
+        if rule and (not rule.rule.intents or decomposition.intent in rule.rule.intents):
+            decomposition.matched_rule = rule.rule.name
+            decomposition.missing = list(dict.fromkeys([*rule.missing, *decomposition.missing]))
+            if rule.missing and rule.rule.policy == "ask":
+                # Asking beats guessing: no large call until the user gives what is missing.
+                yield self._clarification(
+                    conv.query,
+                    decomposition,
+                    stages,
+                    small,
+                    large,
+                    chosen.name,
+                    requested,
+                    notices,
+                    guard,
+                    t0,
+                    rule.missing,
+                )
+                return
+
         ctx = ComposeContext(
             query=conv.query,
             decomposition=decomposition,
@@ -282,25 +395,21 @@ class PreLLM:
         yield StageEvent(
             stage="large", status="start", model=large, detail={"strategy": chosen.name}
         )
-        if stream:
-            completion = None
-            restorer = guard.restorer() if guard else None
-            async for item in providers.astream(large, final_messages, **params):
-                if isinstance(item, str):
-                    text = restorer.feed(item) if restorer else item
-                    if text:
-                        yield text
-                else:
-                    completion = item
-            if restorer and (tail := restorer.flush()):
-                yield tail
-            assert completion is not None
-        else:
-            completion = await providers.acomplete(large, final_messages, **params)
-        content = guard.restore(completion.content) if guard else completion.content
-        stages.append(stage_record("large", "large", completion))
+        result_answer = None
+        async for item in answer(
+            large, final_messages, params, stream=stream, guard=guard, schema=schema_req
+        ):
+            if isinstance(item, str):
+                yield item
+            else:
+                result_answer = item
+        assert result_answer is not None
+        completion, content = result_answer.completion, result_answer.content
+        stages += result_answer.stages
         if trace:
-            trace.step("large model", stage="large", answer=completion.content)
+            trace.step(
+                "large model", stage=result_answer.stages[-1].stage, answer=completion.content
+            )
         if completion.usage_estimated:
             notices.append(f"{large} reported no token usage; counts for 'large' are estimates")
 
@@ -328,9 +437,14 @@ class PreLLM:
             stages=stages,
             notices=notices,
             redactions=guard.report if guard else {},
+            parsed=result_answer.parsed,
             finish_reason=completion.finish_reason,
             total_ms=(time.perf_counter() - t0) * 1000,
         )
+
+
+def _clarification_text(query: str, missing: list[str], prompts: PromptRegistry) -> str:
+    return prompts.render("compose.clarify", missing=missing, language=language_name(None, query))
 
 
 def _same(text: str) -> str:

@@ -32,6 +32,7 @@ class Decomposition(BaseModel):
     context: list[str] = Field(default_factory=list)
     assumptions: list[str] = Field(default_factory=list)
     strategy_reason: str | None = None
+    matched_rule: str | None = None
     composed_prompt: str | None = None
     system_prompt: str | None = None
     fallback_reason: str | None = None
@@ -86,6 +87,12 @@ class PreLLMResult(BaseModel):
         description="Values redacted before sending, by rule (never the values)",
     )
     finish_reason: str | None = None
+    parsed: dict[str, Any] | None = Field(
+        default=None, description="The validated answer, with response_schema"
+    )
+    needs_clarification: bool = Field(
+        default=False, description="A rule asked for missing facts instead of answering"
+    )
     trace_path: str | None = Field(
         default=None, description="The Markdown trace, when tracing was on"
     )

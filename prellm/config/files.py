@@ -19,40 +19,59 @@ from .resources import load_yaml_text
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the node at ``loc`` (keys and list indexes), or of its nearest parent."""
+def _locate(
+    text: str, loc: tuple[Any, ...], missing: bool = False
+) -> tuple[int | None, tuple[Any, ...]]:
+    """(1-based line, the part of ``loc`` that exists in the YAML) for an error location.
+
+    Parts that are not keys in the file (pydantic's union member tags such as ``str``
+    or ``ModelSpec``) are skipped.
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return None
+        return None, loc
     line = node.start_mark.line + 1 if node is not None else None
+    real: list[Any] = []
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 if k.value == str(part):
                     line, node = k.start_mark.line + 1, v
+                    real.append(part)
                     break
             else:
-                return line
+                if missing and part == loc[-1]:
+                    real.append(part)  # a missing required key: point at its parent
         elif (
             isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
         ):
             node = node.value[part]
             line = node.start_mark.line + 1
-        else:
-            return line
-    return line
+            real.append(part)
+    return line, tuple(real)
 
 
 def errors_of(exc: ValidationError, text: str, source: str, limit: int = 10) -> list[str]:
-    out = []
-    for e in exc.errors()[:limit]:
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        line = _line_of(text, loc)
+    located = []
+    for e in exc.errors():
+        line, loc = _locate(text, tuple(e["loc"]), missing=e["type"] == "missing")
+        located.append((line, loc, e))
+    # For a union, each member reports; keep the deepest (most specific) per key.
+    deepest: dict[Any, int] = {}
+    for _, loc, _ in located:
+        top = loc[:1]
+        deepest[top] = max(deepest.get(top, 0), len(loc))
+    out: list[str] = []
+    for line, loc, e in located:
+        if len(loc) < deepest[loc[:1]]:
+            continue
         key = ".".join(str(p) for p in loc) or "(top level)"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        out.append(f"{source}:{line or 1}: {key}: {msg}")
-    return out
+        entry = f"{source}:{line or 1}: {key}: {msg}"
+        if entry not in out:
+            out.append(entry)
+    return out[:limit]
 
 
 def parse_model(text: str, model: type[M], source: str) -> M:

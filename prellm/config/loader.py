@@ -78,6 +78,7 @@ class Config:
     rules: list[DomainRule] = field(default_factory=list)
     domain_context: str | None = None
     schemas: dict[str, ResponseSchemaSpec] = field(default_factory=dict)
+    sensitive_rules: tuple[Any, ...] | None = None  # None: the shipped rules
 
     def model(self, role: str) -> tuple[str | None, dict[str, Any]]:
         spec = getattr(self.file, role)
@@ -123,6 +124,10 @@ def load_config(
         cfg.rules = load_model(rel(cfg.file.rules), RulesFile).rules + cfg.rules
     if cfg.file.schemas:
         cfg.schemas = load_model(rel(cfg.file.schemas), SchemasFile).schemas
+    if cfg.file.sensitive_rules:
+        from ..safety.filter import load_rules
+
+        cfg.sensitive_rules = tuple(load_rules([rel(cfg.file.sensitive_rules)]))
     if cfg.file.intents:
         intents = load_model(rel(cfg.file.intents), IntentsFile).intents
         names = [i.name for i in intents]

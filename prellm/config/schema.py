@@ -165,3 +165,23 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "intents": IntentsFile,
     "domain": DomainFile,
 }
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    model = SCHEMA_MODELS[name]
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"preLLM {name} file"
+    return schema
+
+
+if __name__ == "__main__":  # regenerate the shipped files: python -m prellm.config.schema
+    import json
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parent.parent / "data" / "schemas"
+    out.mkdir(exist_ok=True)
+    for n in SCHEMA_MODELS:
+        (out / f"{n}.schema.json").write_text(
+            json.dumps(json_schema(n), indent=2, ensure_ascii=False) + "\n"
+        )
