@@ -22,8 +22,10 @@ def _hit(words: list[str], norm_text: str, keyword: str) -> bool:
     kw = normalize(keyword).strip()
     if " " in kw:
         return re.search(r"\b" + re.escape(kw), norm_text) is not None
-    # A prefix match: 'wdroz' matches 'wdrozenie', 'deploy' matches 'deployment'.
-    return any(w.startswith(kw) for w in words)
+    # A prefix match: 'deploy' matches 'deployment'. Words of 5+ letters drop their last
+    # letter first, so a Polish inflection matches too: 'umowa' matches 'umowe', 'umowy'.
+    stem = kw[:-1] if len(kw) >= 5 else kw
+    return any(w.startswith(stem) for w in words)
 
 
 @dataclass

@@ -58,9 +58,29 @@ def cli() -> None:
     "--strategy",
     "-s",
     type=click.Choice(STRATEGIES),
-    default="auto",
+    default=None,
+    help="How the prompt is rewritten [default: from the config, else auto].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="prellm.yaml to use (else discovered).",
+)
+@click.option("--domain", help="Built-in domain defaults: devops, coding, business, embedded.")
+@click.option(
+    "--schema",
+    "schema_name",
+    metavar="NAME",
+    help="Ask for a response schema from schemas.yaml; prints the validated object.",
+)
+@click.option(
+    "--format",
+    "out_format",
+    type=click.Choice(["json", "yaml"]),
+    default="json",
     show_default=True,
-    help="How the prompt is rewritten.",
+    help="Output format of --schema.",
 )
 @click.option(
     "--context",
@@ -120,7 +140,11 @@ def query(
     text: str | None,
     small: str | None,
     large: str | None,
-    strategy: str,
+    strategy: str | None,
+    config_path: str | None,
+    domain: str | None,
+    schema_name: str | None,
+    out_format: str,
     context: str | None,
     system: str | None,
     temperature: float | None,
@@ -160,6 +184,7 @@ def query(
         "codebase_path": codebase,
         "collect_runtime": collect_runtime or None,
         "trace": trace or None,
+        "response_schema": schema_name,
         "session": session,
     }
     from ..observability.logging import setup_logging
@@ -173,10 +198,13 @@ def query(
         strategy=strategy,
         request={k: v for k, v in request.items() if v is not None},
         as_json=as_json,
-        stream=not (as_json or no_stream),
+        stream=not (as_json or no_stream or schema_name),
         quiet=quiet,
         debug=debug,
         session=session,
+        config=config_path,
+        domain=domain,
+        out_format=out_format,
     )
     sys.exit(code)
 

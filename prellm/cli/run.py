@@ -15,13 +15,16 @@ def run_query(
     *,
     small: str | None,
     large: str | None,
-    strategy: str,
+    strategy: str | None,
     request: dict[str, Any],
     as_json: bool,
     stream: bool,
     quiet: bool,
     debug: bool,
     session: str | None = None,
+    config: str | None = None,
+    domain: str | None = None,
+    out_format: str = "json",
 ) -> int:
     from rich.console import Console
 
@@ -33,7 +36,14 @@ def run_query(
     try:
         from ..store import UserMemory
 
-        engine = PreLLM(small, large, strategy, memory=UserMemory() if session else None)
+        engine = PreLLM(
+            small,
+            large,
+            strategy,
+            config=config,
+            domain=domain,
+            memory=UserMemory() if session else None,
+        )
         if not stream:
             with (
                 err.status("preprocessing and answering…", spinner="dots") if not quiet else _Null()
@@ -43,6 +53,17 @@ def run_query(
             _trace_tree(err, result)
             if as_json:
                 sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+            elif result.parsed is not None:
+                import json
+
+                import yaml
+
+                if out_format == "yaml":
+                    sys.stdout.write(
+                        yaml.safe_dump(result.parsed, sort_keys=False, allow_unicode=True)
+                    )
+                else:
+                    sys.stdout.write(json.dumps(result.parsed, indent=2, ensure_ascii=False) + "\n")
             else:
                 sys.stdout.write(result.content.rstrip("\n") + "\n")
             return 0

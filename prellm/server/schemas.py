@@ -27,6 +27,10 @@ class PrellmOptions(BaseModel):
     show_stages: bool = False
     sanitize: bool = True
     session: str | None = Field(None, max_length=200)
+    domain: str | None = None
+    response_schema: str | None = Field(
+        None, description="A schema name from the server's schemas.yaml"
+    )
 
 
 class StreamOptions(BaseModel):
