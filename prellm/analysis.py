@@ -102,18 +102,42 @@ async def analyse(
     user_context: str | None,
     small_kwargs: dict[str, Any],
 ) -> AnalysisOutcome:
+    """The strategy's analysis of the request: its prompt, its schema."""
     assert strategy.prompt is not None
-    model_cls = strategy.analysis_model(tuple(i["name"] for i in intents))
+    return await ask_json(
+        small_model,
+        strategy.prompt,
+        strategy.analysis_model(tuple(i["name"] for i in intents)),
+        f"{strategy.name}_analysis",
+        prompts=prompts,
+        variables={
+            "query": query,
+            "history": history,
+            "user_context": user_context,
+            "intents": intents,
+        },
+        small_kwargs=small_kwargs,
+    )
+
+
+async def ask_json(
+    small_model: str,
+    prompt: str,
+    model_cls: type[pydantic.BaseModel],
+    schema_name: str,
+    *,
+    prompts: PromptRegistry,
+    variables: dict[str, Any],
+    small_kwargs: dict[str, Any],
+    stage: str = "small",
+) -> AnalysisOutcome:
+    """One small-model call for JSON matching ``model_cls``, with one repair attempt."""
     schema = compact_schema(model_cls)
-    response_format = providers.json_response_format(
-        small_model, f"{strategy.name}_analysis", schema
-    )
-    text = prompts.render(
-        strategy.prompt, query=query, history=history, user_context=user_context, intents=intents
-    )
+    response_format = providers.json_response_format(small_model, schema_name, schema)
+    text = prompts.render(prompt, **variables)
     if response_format is None or response_format["type"] == "json_object":
         text += "\n\nJSON Schema of the reply:\n" + json.dumps(schema, ensure_ascii=False)
-    spec = prompts.spec(strategy.prompt)
+    spec = prompts.spec(prompt)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": prompts.render("analyze.system")},
         {"role": "user", "content": text},
@@ -127,7 +151,7 @@ async def analyse(
     }
     outcome = AnalysisOutcome(decomposition=None)
     error = ""
-    for attempt in ("small", "small_repair"):
+    for attempt in (stage, f"{stage}_repair"):
         try:
             c = await providers.acomplete(small_model, messages, **params)
         except ConfigError:

@@ -36,6 +36,7 @@ from .language import language_name
 from .messages import Conversation, build_large_messages
 from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
 from .observability.logging import install_scrubber
+from .pipelines.runner import Run, run_pipeline
 from .rules import match_rules
 from .safety import SensitiveDataFilter
 from .store import BudgetTracker, Limits, UserMemory
@@ -212,6 +213,7 @@ class PreLLM:
         codebase_budget: int = 2000,
         collect_runtime: bool = False,
         response_schema: str | dict[str, Any] | type[pydantic.BaseModel] | None = None,
+        pipeline: str | None = None,
         state: RequestState | None = None,
         **llm_kwargs: Any,
     ) -> AsyncIterator[Event]:
@@ -240,6 +242,11 @@ class PreLLM:
         ):
             requested = rule.rule.strategy
         chosen = get_strategy(requested)
+        pipeline = pipeline or (self.config.file.pipeline if not strategy else None)
+        if pipeline and pipeline not in self.config.pipelines:
+            raise ConfigError(
+                f"unknown pipeline {pipeline!r}; known: {', '.join(sorted(self.config.pipelines))}"
+            )
         small, large, notices = self.models
         notices = list(notices)
         context_text = as_context_text(user_context)
@@ -266,7 +273,73 @@ class PreLLM:
         for notice in notices:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
 
-        if chosen.prompt is not None:
+        run = None
+        if pipeline:
+            yield StageEvent(
+                stage="small", status="start", model=small, detail={"pipeline": pipeline}
+            )
+            run = await run_pipeline(
+                pipeline,
+                self.config.pipelines,
+                Run(
+                    {
+                        "query": conv.query,
+                        "history": join_history(conv.history_text(), state.memory_text, "enrich"),
+                        "user_context": context_text,
+                        "intents": self.intents,
+                        "codebase": codebase_path,
+                    },
+                    self.config.rules,
+                    guard,
+                ),
+                small=small,
+                prompts=self.prompts,
+                intents=self.intents,
+                schemas=self.config.schemas,
+                small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
+                hide=guard.redact if guard and not providers.is_free(small) else _same,
+            )
+            stages += run.stages
+            if trace:
+                for a in run.attempts:
+                    trace.step("small model", **a)
+                trace.step(
+                    "pipeline",
+                    pipeline=pipeline,
+                    steps=[s.model_dump(mode="json") for s in run.steps],
+                )
+            decomposition = run.decomposition or Decomposition()
+            requested = f"pipeline:{pipeline}"
+            if run.fallback_reason:
+                decomposition.fallback_reason = run.fallback_reason
+                notices.append(
+                    f"preprocessing skipped, query sent unchanged: {run.fallback_reason}"
+                )
+                chosen = get_strategy("passthrough")
+                yield StageEvent(
+                    stage="small",
+                    status="fallback",
+                    model=small,
+                    detail={"reason": run.fallback_reason},
+                )
+            else:
+                chosen = get_strategy(run.strategy)
+                project = run.variables.get("project")
+                if project:
+                    context_text = "\n".join(
+                        filter(None, [context_text, "Project:\n" + str(project)])
+                    )
+                yield StageEvent(
+                    stage="small",
+                    status="done",
+                    model=small,
+                    detail={
+                        "strategy": chosen.name,
+                        "intent": decomposition.intent,
+                        "pipeline": pipeline,
+                    },
+                )
+        elif chosen.prompt is not None:
             yield StageEvent(
                 stage="small", status="start", model=small, detail={"strategy": chosen.name}
             )
@@ -438,6 +511,8 @@ class PreLLM:
             notices=notices,
             redactions=guard.report if guard else {},
             parsed=result_answer.parsed,
+            pipeline=pipeline,
+            pipeline_steps=run.steps if run else [],
             finish_reason=completion.finish_reason,
             total_ms=(time.perf_counter() - t0) * 1000,
         )

@@ -55,6 +55,21 @@ class StageRecord(BaseModel):
     error: str | None = None
 
 
+class StepRecord(BaseModel):
+    """One pipeline step: what went in, what came out, what it cost."""
+
+    name: str
+    type: str
+    pipeline: str
+    skipped: bool = False
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: Any = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ms: float = 0.0
+    error: str | None = None
+
+
 class TokenUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -80,6 +95,8 @@ class PreLLMResult(BaseModel):
     requested_strategy: str
     decomposition: Decomposition
     sub_answers: list[SubAnswer] = Field(default_factory=list)
+    pipeline: str | None = None
+    pipeline_steps: list[StepRecord] = Field(default_factory=list)
     stages: list[StageRecord] = Field(default_factory=list)
     notices: list[str] = Field(default_factory=list)
     redactions: dict[str, int] = Field(

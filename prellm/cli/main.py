@@ -67,6 +67,10 @@ def cli() -> None:
     type=click.Path(dir_okay=False),
     help="prellm.yaml to use (else discovered).",
 )
+@click.option(
+    "--pipeline",
+    help="Run a pipeline (built-in: classify, structure, split, enrich, dual_agent_full, passthrough).",
+)
 @click.option("--domain", help="Built-in domain defaults: devops, coding, business, embedded.")
 @click.option(
     "--schema",
@@ -142,6 +146,7 @@ def query(
     large: str | None,
     strategy: str | None,
     config_path: str | None,
+    pipeline: str | None,
     domain: str | None,
     schema_name: str | None,
     out_format: str,
@@ -185,6 +190,7 @@ def query(
         "collect_runtime": collect_runtime or None,
         "trace": trace or None,
         "response_schema": schema_name,
+        "pipeline": pipeline,
         "session": session,
     }
     from ..observability.logging import setup_logging

@@ -24,6 +24,8 @@ from .schema import (
     DomainRule,
     IntentsFile,
     ModelSpec,
+    PipelinesFile,
+    PipelineSpec,
     PromptsFile,
     ResponseSchemaSpec,
     RulesFile,
@@ -79,6 +81,7 @@ class Config:
     domain_context: str | None = None
     schemas: dict[str, ResponseSchemaSpec] = field(default_factory=dict)
     sensitive_rules: tuple[Any, ...] | None = None  # None: the shipped rules
+    pipelines: dict[str, PipelineSpec] = field(default_factory=dict)
 
     def model(self, role: str) -> tuple[str | None, dict[str, Any]]:
         spec = getattr(self.file, role)
@@ -124,6 +127,22 @@ def load_config(
         cfg.rules = load_model(rel(cfg.file.rules), RulesFile).rules + cfg.rules
     if cfg.file.schemas:
         cfg.schemas = load_model(rel(cfg.file.schemas), SchemasFile).schemas
+    shipped = resources.files("prellm.data").joinpath("pipelines.yaml").read_text(encoding="utf-8")
+    cfg.pipelines = dict(
+        parse_model(shipped, PipelinesFile, "prellm/data/pipelines.yaml").pipelines
+    )
+    from ..pipelines.runner import check_pipelines
+
+    check_pipelines(cfg.pipelines, cfg.prompts, cfg.schemas, "prellm/data/pipelines.yaml", shipped)
+    if cfg.file.pipelines:
+        path = rel(cfg.file.pipelines)
+        user = load_model(path, PipelinesFile).pipelines
+        cfg.pipelines.update(user)
+        check_pipelines(
+            cfg.pipelines, cfg.prompts, cfg.schemas, str(path), path.read_text(encoding="utf-8")
+        )
+    if cfg.file.pipeline and cfg.file.pipeline not in cfg.pipelines:
+        raise ConfigError(f"{cfg.path}: pipeline: unknown pipeline {cfg.file.pipeline!r}")
     if cfg.file.sensitive_rules:
         from ..safety.filter import load_rules
 

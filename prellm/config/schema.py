@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 StrategyName = Literal["auto", "classify", "structure", "split", "enrich", "passthrough"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class ModelSpec(Strict):
@@ -56,6 +56,10 @@ class ConfigFile(Strict):
     rules: str | None = Field(None, description="rules.yaml: domain rules")
     schemas: str | None = Field(None, description="schemas.yaml: response schemas")
     intents: str | None = Field(None, description="intents.yaml: your intent taxonomy")
+    pipelines: str | None = Field(
+        None, description="pipelines.yaml: your pipelines (added to the built-in ones)"
+    )
+    pipeline: str | None = Field(None, description="Default pipeline (instead of a strategy)")
     sensitive_rules: str | None = Field(None, description="Extra sensitive-data rules")
     sanitize: bool = Field(True, description="Redact secrets and personal data before they leave")
     trace: bool = Field(False, description="Write a trace for every request")
@@ -147,6 +151,61 @@ class IntentsFile(Strict):
     intents: list[IntentSpec] = Field(min_length=2)
 
 
+class Step(Strict):
+    """One pipeline step. ``type`` decides which other keys it needs."""
+
+    name: str
+    type: Literal["llm", "function", "compose", "pipeline"]
+    prompt: str | None = Field(None, description="llm: the prompt's name in the registry")
+    schema_: str | None = Field(
+        None,
+        alias="schema",
+        description="llm: a strategy name (its analysis schema) or a schemas.yaml name",
+    )
+    input: dict[str, str] = Field(
+        default_factory=dict,
+        description="llm: template variable -> expression over earlier outputs",
+    )
+    function: str | None = Field(
+        None,
+        description="function: a registered function (match_rules, redact, compress_context, merge, runtime)",
+    )
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="function: its arguments (strings are expressions)"
+    )
+    strategy: str | None = Field(
+        None, description="compose: a strategy name, or an expression giving one"
+    )
+    pipeline: str | None = Field(None, description="pipeline: another pipeline to run here")
+    output: str | None = Field(None, description="The variable this step's result is stored in")
+    when: str | None = Field(None, description="Run only if this condition holds (safe expression)")
+    decomposition: bool = Field(
+        False, description="This step's output becomes the request's decomposition"
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> Step:
+        need = {
+            "llm": ("prompt", "schema_"),
+            "function": ("function",),
+            "compose": ("strategy",),
+            "pipeline": ("pipeline",),
+        }
+        for key in need[self.type]:
+            if getattr(self, key) is None:
+                raise ValueError(f"a {self.type} step needs {key.rstrip('_')!r}")
+        return self
+
+
+class PipelineSpec(Strict):
+    description: str = ""
+    steps: list[Step] = Field(min_length=1)
+
+
+class PipelinesFile(Strict):
+    pipelines: dict[str, PipelineSpec]
+
+
 class DomainFile(Strict):
     """A shipped domain default: background, rules and prompt overrides."""
 
@@ -164,6 +223,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "schemas": SchemasFile,
     "intents": IntentsFile,
     "domain": DomainFile,
+    "pipelines": PipelinesFile,
 }
 
 

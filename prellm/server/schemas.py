@@ -28,6 +28,7 @@ class PrellmOptions(BaseModel):
     sanitize: bool = True
     session: str | None = Field(None, max_length=200)
     domain: str | None = None
+    pipeline: str | None = None
     response_schema: str | None = Field(
         None, description="A schema name from the server's schemas.yaml"
     )
