@@ -82,6 +82,7 @@ class Config:
     schemas: dict[str, ResponseSchemaSpec] = field(default_factory=dict)
     sensitive_rules: tuple[Any, ...] | None = None  # None: the shipped rules
     pipelines: dict[str, PipelineSpec] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # every file read, to notice edits
 
     def model(self, role: str) -> tuple[str | None, dict[str, Any]]:
         spec = getattr(self.file, role)
@@ -93,10 +94,35 @@ class Config:
         return spec.model, spec.call_kwargs()
 
 
+_cache: dict[tuple[Any, ...], tuple[Config, dict[Path, int | None]]] = {}
+
+
 def load_config(
     path: str | Path | None = None, *, domain: str | None = None, discover: bool = True
 ) -> Config:
+    """The effective configuration, read again only when prellm.yaml changed.
+
+    Engines are made per request (the server makes one for each), so parsing and
+    checking every file each time would be work done over and over.
+    """
     found = find_config(path) if (path or discover) else None
+    stamp = found.stat().st_mtime_ns if found else None
+    key = (str(found.resolve()) if found else None, stamp, domain, str(Path.cwd()))
+    hit = _cache.get(key)
+    if hit is None or any(_mtime(f) != t for f, t in hit[1].items()):
+        cfg = _load(found, domain)
+        hit = _cache[key] = (cfg, {f: _mtime(f) for f in cfg.files})
+    return hit[0]
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _load(found: Path | None, domain: str | None) -> Config:
     cfg = Config()
     if found:
         cfg.file = load_model(found, ConfigFile)
@@ -105,9 +131,14 @@ def load_config(
             cfg.sources[key] = str(found)
     base = found.parent if found else Path.cwd()
 
+    if found:
+        cfg.files.append(found)
+
     def rel(p: str) -> Path:
         q = Path(p).expanduser()
-        return q if q.is_absolute() else base / q
+        q = q if q.is_absolute() else base / q
+        cfg.files.append(q)
+        return q
 
     prompts = dict(cfg.prompts.prompts)
     domain = domain or cfg.file.domain
