@@ -75,18 +75,19 @@ def main() -> None:
             rows, args.small, tax, dataset=str(path), on_item=progress("banking77 full")
         )
         show(f"Banking77 {len(rows)} items, 77 labels", results["banking77_full"])
-        results["banking77_shortlist"] = run_classify(
-            rows,
-            args.small,
-            tax,
-            dataset=str(path),
-            shortlist_k=args.shortlist,
-            on_item=progress("banking77 shortlist"),
-        )
-        show(
-            f"Banking77 {len(rows)} items, shortlist of {args.shortlist} by label names",
-            results["banking77_shortlist"],
-        )
+        if args.names_shortlist:
+            results["banking77_shortlist"] = run_classify(
+                rows,
+                args.small,
+                tax,
+                dataset=str(path),
+                shortlist_k=args.shortlist,
+                on_item=progress("banking77 shortlist"),
+            )
+            show(
+                f"Banking77 {len(rows)} items, shortlist of {args.shortlist} by label names",
+                results["banking77_shortlist"],
+            )
         # Banking77's train split is not here: a few examples per label come from test items
         # outside the evaluated sample, so no evaluated text is ever its own example.
         evaluated = {r["text"] for r in rows}

@@ -56,8 +56,12 @@ async def classify_item(
     # Examples make each label clearer, but on 77+ labels they would swamp a small model's prompt.
     intents = taxonomy.as_intents(with_examples=bool(shortlist_k))
     if shortlist_k:
-        keep = set(shortlist(text, taxonomy, shortlist_k)) | {OUT_OF_SCOPE}
-        intents = [i for i in intents if i["name"] in keep]
+        # Candidates in order of relevance: a small model leans towards what it reads first.
+        ranked = shortlist(text, taxonomy, shortlist_k)
+        if OUT_OF_SCOPE in taxonomy.names() and OUT_OF_SCOPE not in ranked:
+            ranked.append(OUT_OF_SCOPE)
+        by_name = {i["name"]: i for i in intents}
+        intents = [by_name[n] for n in ranked]
     t0 = time.perf_counter()
     outcome = await analyse(
         get_strategy("classify"),
@@ -108,6 +112,8 @@ def run_classify(
             "seed": seed,
             "texts": [r["text"] for r in rows],
             "prompt": prompts.spec("analyze.classify").text,
+            # Candidates are now in relevance order; older shortlist results are not reused.
+            **({"method": "ranked-shortlist-v2"} if shortlist_k else {}),
         },
     )
     results: list[dict[str, Any]] = []
