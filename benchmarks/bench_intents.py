@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--oos", type=int, default=100)
     ap.add_argument("--shortlist", type=int, default=10)
     ap.add_argument("--only", choices=["banking77", "clinc150"], default=None)
+    ap.add_argument("--names-shortlist", action="store_true", help="Also the two-stage run by label names alone")
     ap.add_argument(
         "--examples",
         type=int,
