@@ -274,6 +274,9 @@ class PreLLM:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
 
         run = None
+        found: tuple[Decomposition | None, str, str | None, list[Any], list[StageRecord]] | None = (
+            None
+        )
         if pipeline:
             yield StageEvent(
                 stage="small", status="start", model=small, detail={"pipeline": pipeline}
@@ -299,46 +302,16 @@ class PreLLM:
                 small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
                 hide=guard.redact if guard and not providers.is_free(small) else _same,
             )
-            stages += run.stages
+            requested = f"pipeline:{pipeline}"
+            found = (run.decomposition, run.strategy, run.fallback_reason, run.attempts, run.stages)
             if trace:
-                for a in run.attempts:
-                    trace.step("small model", **a)
                 trace.step(
                     "pipeline",
                     pipeline=pipeline,
                     steps=[s.model_dump(mode="json") for s in run.steps],
                 )
-            decomposition = run.decomposition or Decomposition()
-            requested = f"pipeline:{pipeline}"
-            if run.fallback_reason:
-                decomposition.fallback_reason = run.fallback_reason
-                notices.append(
-                    f"preprocessing skipped, query sent unchanged: {run.fallback_reason}"
-                )
-                chosen = get_strategy("passthrough")
-                yield StageEvent(
-                    stage="small",
-                    status="fallback",
-                    model=small,
-                    detail={"reason": run.fallback_reason},
-                )
-            else:
-                chosen = get_strategy(run.strategy)
-                project = run.variables.get("project")
-                if project:
-                    context_text = "\n".join(
-                        filter(None, [context_text, "Project:\n" + str(project)])
-                    )
-                yield StageEvent(
-                    stage="small",
-                    status="done",
-                    model=small,
-                    detail={
-                        "strategy": chosen.name,
-                        "intent": decomposition.intent,
-                        "pipeline": pipeline,
-                    },
-                )
+            if (project := run.variables.get("project")) and not run.fallback_reason:
+                context_text = "\n".join(filter(None, [context_text, "Project:\n" + str(project)]))
         elif chosen.prompt is not None:
             yield StageEvent(
                 stage="small", status="start", model=small, detail={"strategy": chosen.name}
@@ -355,36 +328,43 @@ class PreLLM:
                 user_context=hide(context_text) if context_text else None,
                 small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
             )
-            stages += outcome.stages
+            # auto's analysis names the strategy to compose with; the others compose as themselves.
+            picked = (
+                outcome.data.get("strategy", chosen.name) if chosen.name == "auto" else chosen.name
+            )
+            found = (
+                outcome.decomposition,
+                picked,
+                outcome.fallback_reason,
+                outcome.attempts,
+                outcome.stages,
+            )
+        if found is not None:
+            analysed, picked, fallback_reason, attempts, small_stages = found
+            stages += small_stages
             if trace:
-                for a in outcome.attempts:
+                for a in attempts:
                     trace.step("small model", **a)
-            if outcome.decomposition is None:
-                decomposition.fallback_reason = outcome.fallback_reason
+            if analysed is None or fallback_reason:
+                decomposition.fallback_reason = fallback_reason
+                notices.append(f"preprocessing skipped, query sent unchanged: {fallback_reason}")
                 chosen = get_strategy("passthrough")
-                notices.append(
-                    f"preprocessing skipped, query sent unchanged: {outcome.fallback_reason}"
-                )
                 yield StageEvent(
                     stage="small",
                     status="fallback",
                     model=small,
-                    detail={"reason": outcome.fallback_reason},
+                    detail={"reason": fallback_reason},
                 )
             else:
-                decomposition = outcome.decomposition
-                if chosen.name == "auto":
-                    chosen = get_strategy(outcome.data["strategy"])
-                yield StageEvent(
-                    stage="small",
-                    status="done",
-                    model=small,
-                    detail={
-                        "strategy": chosen.name,
-                        "intent": decomposition.intent,
-                        "ms": round(stages[-1].ms),
-                    },
-                )
+                decomposition, chosen = analysed, get_strategy(picked)
+                detail = {
+                    "strategy": chosen.name,
+                    "intent": decomposition.intent,
+                    "pipeline": pipeline,
+                }
+                if small_stages:
+                    detail["ms"] = round(sum(s.ms for s in small_stages))
+                yield StageEvent(stage="small", status="done", model=small, detail=detail)
 
         if rule and (not rule.rule.intents or decomposition.intent in rule.rule.intents):
             decomposition.matched_rule = rule.rule.name
