@@ -18,8 +18,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from prellm.config.schema import IntentSpec
 from prellm.eval.classify import OUT_OF_SCOPE, run_classify
-from prellm.eval.data import Label, Taxonomy, load_dataset, sample, taxonomy_from_labels
+from prellm.eval.data import Taxonomy, load_dataset, sample, taxonomy_from_labels
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -58,7 +59,9 @@ def main() -> None:
     ap.add_argument("--oos", type=int, default=100)
     ap.add_argument("--shortlist", type=int, default=10)
     ap.add_argument("--only", choices=["banking77", "clinc150"], default=None)
-    ap.add_argument("--names-shortlist", action="store_true", help="Also the two-stage run by label names alone")
+    ap.add_argument(
+        "--names-shortlist", action="store_true", help="Also the two-stage run by label names alone"
+    )
     ap.add_argument(
         "--examples",
         type=int,
@@ -96,7 +99,9 @@ def main() -> None:
         for r in load_dataset(path, "text", "category"):
             if r["text"] not in evaluated and len(examples[r["label"]]) < args.examples:
                 examples[r["label"]].append(r["text"])
-        tax_ex = Taxonomy(labels=[Label(name=lb, examples=examples[lb]) for lb in sorted(labels)])
+        tax_ex = Taxonomy(
+            intents=[IntentSpec(name=lb, examples=examples[lb]) for lb in sorted(labels)]
+        )
         results["banking77_shortlist_examples"] = run_classify(
             rows,
             args.small,
@@ -117,7 +122,7 @@ def main() -> None:
             if len(examples[label]) < 3:
                 examples[label].append(text)
         tax = Taxonomy(
-            labels=[Label(name=lb, examples=ex) for lb, ex in sorted(examples.items())]
+            intents=[IntentSpec(name=lb, examples=ex) for lb, ex in sorted(examples.items())]
             + [
                 Label(
                     name=OUT_OF_SCOPE,

@@ -64,12 +64,12 @@ def test_dataset_errors_are_clear(tmp_path):
 
 def test_unknown_label_in_taxonomy_is_an_error(tmp_path):
     tax = tmp_path / "tax.yaml"
-    tax.write_text("labels:\n  - name: greet\n    description: saying hello\n  - name: bye\n")
+    tax.write_text("intents:\n  - name: greet\n    description: saying hello\n  - name: bye\n")
     rows = [{"text": "hi", "label": "greet"}, {"text": "refund please", "label": "refund"}]
     with pytest.raises(ConfigError, match="not in the taxonomy: refund"):
         run_classify(rows, "test/echo", load_taxonomy(tax), dataset=str(tax))
-    tax.write_text("labels: [{name: only}]\n")
-    with pytest.raises(ConfigError, match="tax.yaml: labels"):
+    tax.write_text("intents: [{name: only}]\n")
+    with pytest.raises(ConfigError, match="tax.yaml: intents"):
         load_taxonomy(tax)
 
 

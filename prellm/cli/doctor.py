@@ -82,23 +82,6 @@ class Checks:
         self.results.append({"check": name, "ok": ok, "detail": detail, "fix": None if ok else fix})
 
 
-async def _reach(model: str, timeout: float) -> str | None:
-    from .. import providers
-    from ..errors import PreLLMError
-
-    try:
-        await providers.acomplete(
-            model,
-            [{"role": "user", "content": "ping"}],
-            max_tokens=1,
-            timeout=timeout,
-            num_retries=0,
-        )
-    except PreLLMError as exc:
-        return str(exc)
-    return None
-
-
 @cli.command()
 @click.option("--small", metavar="MODEL")
 @click.option("--large", metavar="MODEL")
@@ -168,7 +151,9 @@ def doctor(
             or (role == "large" and model == s)
         ):
             continue
-        err = asyncio.run(_reach(model, timeout))
+        from .. import providers
+
+        err = asyncio.run(providers.ping(model, timeout))
         c.add(
             f"{role} model {model} reachable",
             err is None,

@@ -35,7 +35,7 @@ def shortlist(text: str, taxonomy: Taxonomy, k: int) -> list[str]:
     """The k labels whose name, description and examples share most word stems with ``text``."""
     q = _stems(text)
     scored = []
-    for i, lb in enumerate(taxonomy.labels):
+    for i, lb in enumerate(taxonomy.intents):
         label_words = _stems(lb.name) | _stems(lb.description)
         for example in lb.examples:
             label_words |= _stems(example)

@@ -11,26 +11,19 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from ..config.resources import load_yaml_text
+from ..config.schema import IntentsFile, IntentSpec
 from ..errors import ConfigError
 
 
-class Label(BaseModel):
-    name: str = Field(min_length=1, max_length=80)
-    description: str = ""
-    examples: list[str] = Field(default_factory=list, max_length=10)
-
-
-class Taxonomy(BaseModel):
-    """An intent taxonomy file: ``labels: [{name, description, examples}]``."""
-
-    labels: list[Label] = Field(min_length=2)
+class Taxonomy(IntentsFile):
+    """An intent taxonomy: the same file as the ``intents:`` of prellm.yaml (name, description, examples)."""
 
     def names(self) -> list[str]:
-        return [lb.name for lb in self.labels]
+        return [i.name for i in self.intents]
 
     def as_intents(self, with_examples: bool = True) -> list[dict[str, str]]:
         out = []
-        for lb in self.labels:
+        for lb in self.intents:
             desc = lb.description or lb.name.replace("_", " ")
             if lb.examples and with_examples:
                 desc += " (e.g. " + "; ".join(f'"{e}"' for e in lb.examples[:2]) + ")"
@@ -60,7 +53,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
 
 
 def taxonomy_from_labels(labels: list[str]) -> Taxonomy:
-    return Taxonomy(labels=[Label(name=lb) for lb in sorted(set(labels))])
+    return Taxonomy(intents=[IntentSpec(name=lb) for lb in sorted(set(labels))])
 
 
 def load_dataset(

@@ -273,3 +273,21 @@ async def astream(
         ms=(time.perf_counter() - t0) * 1000,
         usage_estimated=estimated,
     )
+
+
+async def ping(model: str, timeout: float) -> str | None:
+    """A real 1-token call: None if the model answered, else the one-line cause.
+
+    The only honest answer to "is it reachable with these credentials".
+    """
+    try:
+        await acomplete(
+            model,
+            [{"role": "user", "content": "ping"}],
+            max_tokens=1,
+            timeout=timeout,
+            num_retries=0,
+        )
+    except PreLLMError as exc:
+        return str(exc)
+    return None

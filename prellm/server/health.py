@@ -27,18 +27,8 @@ async def _check(model: str, timeout: float) -> dict[str, Any]:
         return {"model": model, "ok": True, "detail": "embedded model loaded"}
     from .. import providers
 
-    try:
-        # A real minimal call: the only honest answer to "is it reachable with these credentials".
-        await providers.acomplete(
-            model,
-            [{"role": "user", "content": "ping"}],
-            max_tokens=1,
-            timeout=timeout,
-            num_retries=0,
-        )
-    except PreLLMError as exc:
-        return {"model": model, "ok": False, "detail": str(exc)}
-    return {"model": model, "ok": True, "detail": "reachable"}
+    cause = await providers.ping(model, timeout)
+    return {"model": model, "ok": cause is None, "detail": cause or "reachable"}
 
 
 async def check_models(settings: ServerSettings) -> list[dict[str, Any]]:
