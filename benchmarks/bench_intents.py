@@ -124,7 +124,7 @@ def main() -> None:
         tax = Taxonomy(
             intents=[IntentSpec(name=lb, examples=ex) for lb, ex in sorted(examples.items())]
             + [
-                Label(
+                IntentSpec(
                     name=OUT_OF_SCOPE,
                     description="none of the other labels fits; the request is outside what this assistant handles",
                 )

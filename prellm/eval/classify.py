@@ -113,7 +113,7 @@ def run_classify(
             "texts": [r["text"] for r in rows],
             "prompt": prompts.spec("analyze.classify").text,
             # Candidates are now in relevance order; older shortlist results are not reused.
-            **({"method": "ranked-shortlist-v2"} if shortlist_k else {}),
+            **({"method": "ranked-shortlist-v3"} if shortlist_k else {}),
         },
     )
     results: list[dict[str, Any]] = []

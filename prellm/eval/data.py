@@ -26,7 +26,7 @@ class Taxonomy(IntentsFile):
         for lb in self.intents:
             desc = lb.description or lb.name.replace("_", " ")
             if lb.examples and with_examples:
-                desc += " (e.g. " + "; ".join(f'"{e}"' for e in lb.examples[:2]) + ")"
+                desc += f' (e.g. "{lb.examples[0]}")'  # one example: the prompt stays short
             out.append({"name": lb.name, "description": desc})
         return out
 
