@@ -3,18 +3,19 @@ schema is asked for — constrained, validated and re-asked once with the errors
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pydantic
-
 from . import providers
 from .analysis import stage_record
 from .errors import ValidationError
-from .models import StageRecord
+from .messages import Conversation
+from .models import StageRecord, SubAnswer
 from .safety import SensitiveDataFilter
-from .validation import schema_instruction, validate_answer
+from .strategies import ComposeContext, Strategy
+from .validation import SchemaRequest, schema_instruction, validate_answer
 
 
 @dataclass
@@ -23,13 +24,6 @@ class Answer:
     content: str  # what the user sees: placeholders restored
     stages: list[StageRecord] = field(default_factory=list)
     parsed: dict[str, Any] | None = None
-
-
-@dataclass
-class SchemaRequest:
-    name: str
-    model: type[pydantic.BaseModel]
-    json_schema: dict[str, Any]
 
 
 async def answer(
@@ -104,3 +98,41 @@ async def _structured(
     raise ValidationError(
         large, f"answer does not match schema {schema.name!r} after one re-ask: {error}"
     )
+
+
+async def answer_parts(
+    large: str,
+    parts: list[str],
+    conv: Conversation,
+    strategy: Strategy,
+    ctx: ComposeContext,
+    params: dict[str, Any],
+    guard: SensitiveDataFilter | None,
+    stages: list[StageRecord],
+) -> list[SubAnswer]:
+    """Split's sub-queries, answered concurrently; every part that ran is recorded in ``stages``."""
+    done = await asyncio.gather(
+        *[
+            providers.acomplete(
+                large, _redact(guard, conv.replace_last(strategy.part_prompt(ctx, q))), **params
+            )
+            for q in parts
+        ],
+        return_exceptions=True,  # parts that succeeded are still accounted for
+    )
+    sub_answers = []
+    for i, (q, c) in enumerate(zip(parts, done, strict=True), 1):
+        if isinstance(c, BaseException):
+            continue
+        stages.append(stage_record(f"part_{i}", "large", c))
+        # The merge call gets the answers as the model wrote them (placeholders kept).
+        sub_answers.append(SubAnswer(query=q, answer=c.content))
+    if failed := next((c for c in done if isinstance(c, BaseException)), None):
+        raise failed
+    return sub_answers
+
+
+def _redact(
+    guard: SensitiveDataFilter | None, messages: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    return guard.redact_messages(messages) if guard else messages

@@ -21,13 +21,12 @@ from typing import Any
 import pydantic
 
 from . import providers
-from .analysis import analyse, stage_record
-from .answer import SchemaRequest, answer
+from .analysis import analyse
+from .answer import answer, answer_parts
 from .bookkeeping import RequestState, guarded
 from .config.loader import Config, load_config
 from .config.prompts import PromptRegistry
 from .config.resources import shipped_yaml
-from .config.schema import ResponseSchemaSpec
 from .config.settings import resolve_models
 from .context.gather import context_text as as_context_text
 from .context.gather import gather_context, join_history
@@ -41,7 +40,7 @@ from .rules import match_rules
 from .safety import SensitiveDataFilter
 from .store import BudgetTracker, Limits, UserMemory
 from .strategies import ComposeContext, Composition, get_strategy
-from .validation import json_schema_of, model_of
+from .validation import schema_request
 
 Event = str | StageEvent | PreLLMResult
 log = logging.getLogger("prellm.engine")
@@ -142,29 +141,6 @@ class PreLLM:
                 except StopAsyncIteration:
                     return
 
-    def _schema_request(
-        self, schema: str | dict[str, Any] | type[pydantic.BaseModel] | None
-    ) -> SchemaRequest | None:
-        """A response schema by name (schemas.yaml), as a YAML-style dict, or a Pydantic model."""
-        if schema is None:
-            return None
-        if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
-            from .analysis import compact_schema
-
-            return SchemaRequest(schema.__name__, schema, compact_schema(schema))
-        if isinstance(schema, str):
-            spec = self.config.schemas.get(schema)
-            if spec is None:
-                known = ", ".join(sorted(self.config.schemas)) or "none configured"
-                raise ConfigError(f"unknown response schema {schema!r} (known: {known})")
-            name = schema
-        else:
-            try:
-                spec, name = ResponseSchemaSpec.model_validate(schema), "response"
-            except pydantic.ValidationError as exc:
-                raise ConfigError(f"invalid response schema: {exc.errors()[0]['msg']}") from None
-        return SchemaRequest(name, model_of(name, spec), json_schema_of(name, spec))
-
     def _clarification(
         self,
         query: str,
@@ -229,7 +205,7 @@ class PreLLM:
         if trace and guard:
             trace.hide = guard.redact
         conv = Conversation.from_input(query, messages)
-        schema_req = self._schema_request(response_schema)
+        schema_req = schema_request(self.config.schemas, response_schema)
         rule = match_rules(conv.query, self.config.rules)
         requested = strategy or self.strategy
         # A matched rule picks the strategy when the choice was left to preLLM.
@@ -401,32 +377,15 @@ class PreLLM:
             yield StageEvent(
                 stage="parts", status="start", model=large, detail={"count": len(parts)}
             )
-            done = await asyncio.gather(
-                *[
-                    providers.acomplete(
-                        large,
-                        _redacted(guard, conv.replace_last(chosen.part_prompt(ctx, q))),
-                        **params,
-                    )
-                    for q in parts
-                ],
-                return_exceptions=True,  # parts that succeeded are still accounted for
-            )
-            for i, (q, c) in enumerate(zip(parts, done, strict=True), 1):
-                if isinstance(c, BaseException):
-                    continue
-                stages.append(stage_record(f"part_{i}", "large", c))
-                # The merge call gets the answers as the model wrote them (placeholders kept).
-                sub_answers.append(SubAnswer(query=q, answer=c.content))
-            if failed := next((c for c in done if isinstance(c, BaseException)), None):
-                raise failed
+            sub_answers = await answer_parts(large, parts, conv, chosen, ctx, params, guard, stages)
             if trace:
                 trace.step("sub-answers", answers=[s.model_dump() for s in sub_answers])
             composition = chosen.merge(ctx, sub_answers)
         else:
             composition = chosen.compose(ctx) if chosen.name != "split" else Composition()
 
-        final_messages = _redacted(guard, build_large_messages(conv, composition))
+        final_messages = build_large_messages(conv, composition)
+        final_messages = guard.redact_messages(final_messages) if guard else final_messages
         hide_all = guard.redact if guard else _same
         # The result shows what the large model was sent, redacted as it was sent.
         decomposition.system_prompt = hide_all(composition.system) if composition.system else None
@@ -504,12 +463,6 @@ def _clarification_text(query: str, missing: list[str], prompts: PromptRegistry)
 
 def _same(text: str) -> str:
     return text
-
-
-def _redacted(
-    guard: SensitiveDataFilter | None, messages: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    return guard.redact_messages(messages) if guard else messages
 
 
 def _kinds(report: dict[str, int]) -> str:

@@ -5,6 +5,7 @@ the large model is asked for it, its answer validated, and re-asked once with th
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pydantic
@@ -12,6 +13,7 @@ from pydantic import Field, create_model
 
 from .analysis import extract_json
 from .config.schema import FieldSpec, ResponseSchemaSpec
+from .errors import ConfigError
 
 
 def _annotation(spec: FieldSpec) -> Any:
@@ -71,6 +73,38 @@ def validate_answer(
             )
             return None, errs
         return None, str(exc)
+
+
+@dataclass
+class SchemaRequest:
+    name: str
+    model: type[pydantic.BaseModel]
+    json_schema: dict[str, Any]
+
+
+def schema_request(
+    schemas: dict[str, ResponseSchemaSpec],
+    schema: str | dict[str, Any] | type[pydantic.BaseModel] | None,
+) -> SchemaRequest | None:
+    """A response schema by name (schemas.yaml), as a YAML-style dict, or a Pydantic model."""
+    if schema is None:
+        return None
+    if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+        from .analysis import compact_schema
+
+        return SchemaRequest(schema.__name__, schema, compact_schema(schema))
+    if isinstance(schema, str):
+        spec = schemas.get(schema)
+        if spec is None:
+            known = ", ".join(sorted(schemas)) or "none configured"
+            raise ConfigError(f"unknown response schema {schema!r} (known: {known})")
+        name = schema
+    else:
+        try:
+            spec, name = ResponseSchemaSpec.model_validate(schema), "response"
+        except pydantic.ValidationError as exc:
+            raise ConfigError(f"invalid response schema: {exc.errors()[0]['msg']}") from None
+    return SchemaRequest(name, model_of(name, spec), json_schema_of(name, spec))
 
 
 def schema_instruction(name: str, schema: dict[str, Any]) -> str:
