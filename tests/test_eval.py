@@ -254,3 +254,40 @@ def test_eval_classify_on_banking77_with_the_embedded_model():
     )
     assert report["items"] == 4 and report["valid_output_rate"] == 1.0 and report["fallbacks"] == 0
     assert 0 <= report["accuracy"] <= 1 and report["latency_ms_p50"] > 0
+
+
+def test_compare_through_litellm_against_an_openai_compatible_server(provider, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+
+    def respond(body):
+        text = body["messages"][-1]["content"]
+        if "Answer A:" in text:  # the judge
+            return json.dumps({"winner": "tie", "reason": "same"})
+        return "Use kubectl rollout undo deployment/web"
+
+    provider.responder = respond
+    tasks = [
+        Task(id="t", query="Roll back my deployment", checks=Checks(contains=["rollout undo"]))
+    ]
+    report = run_compare(tasks, "test/echo", "openai/big", ["classify"], judge_model="openai/judge")
+    assert report["strategies"]["classify"]["check_pass_rate"] == 1.0
+    assert report["strategies"]["classify"]["ties"] == 1
+    judged = [r for r in provider.requests if r["model"] == "judge"]
+    assert len(judged) == 2 and judged[0]["temperature"] == 0
+
+
+@pytest.mark.slow
+def test_eval_compare_on_the_embedded_model():
+    tasks = load_tasks("builtin")[:1]
+    report = run_compare(
+        tasks,
+        "local/qwen2.5-coder-1.5b",
+        "local/qwen2.5-coder-1.5b",
+        ["classify"],
+        judge_model="local/qwen2.5-coder-1.5b",
+        max_tokens=32,
+    )
+    s = report["strategies"]
+    assert s["passthrough"]["errors"] == 0 and s["classify"]["errors"] == 0
+    assert s["classify"]["wins"] + s["classify"]["ties"] + s["classify"]["losses"] == 1
