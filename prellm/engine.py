@@ -228,19 +228,20 @@ class PreLLM:
         context_text = as_context_text(user_context)
         background = [self.config.domain_context, rule.rule.context if rule else None]
         context_text = "\n".join(filter(None, [context_text, *background])) or None
-        if codebase_path or collect_runtime:
+        # Within a pipeline, a compress_context step decides about the project itself.
+        project_path = None if pipeline else codebase_path
+        if project_path or collect_runtime:
             extra = await asyncio.to_thread(
                 gather_context,
                 conv.query,
-                codebase_path,
+                project_path,
                 codebase_budget,
                 collect_runtime,
                 notices,
             )
             context_text = "\n".join(filter(None, [context_text, extra])) or None
-        stages: list[StageRecord] = (
-            state.stages
-        )  # the caller settles the budget from these, even on failure
+        # The caller settles the budget from these stages, even when the request fails.
+        stages: list[StageRecord] = state.stages
         decomposition = Decomposition()
         if trace:
             trace.step(
