@@ -72,6 +72,7 @@ def test_dual_agent_full_runs_all_its_steps_and_records_them(tmp_path):
         and "a staging environment exists" in sent
         and "app.py: deploy" in sent
     )
+    assert sent.count("Project:") == 1  # the pipeline's project step, not a second copy
     assert [s.stage for s in r.stages] == ["small:analyse", "small:enrich", "large"]
     assert "pipeline" in Path(r.trace_path).read_text()
 
