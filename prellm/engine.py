@@ -87,12 +87,9 @@ class PreLLM:
         self.sanitize = cfg.file.sanitize if sanitize is None else sanitize
         # The usage ledger is on unless turned off (budget=False or PRELLM_NO_LEDGER=1).
         if budget is True:
-            budget = None if os.environ.get("PRELLM_NO_LEDGER") else BudgetTracker.shared()
-            if budget and cfg.file.budget:
-                b = cfg.file.budget
-                budget = BudgetTracker(
-                    budget.path, Limits(b.monthly, b.daily, dict(b.per_model_monthly))
-                )
+            b = cfg.file.budget
+            limits = Limits(b.monthly, b.daily, dict(b.per_model_monthly)) if b else None
+            budget = None if os.environ.get("PRELLM_NO_LEDGER") else BudgetTracker.shared(limits)
         self.budget = budget or None
         self.memory = memory
         self.trace = cfg.file.trace if trace is None else trace

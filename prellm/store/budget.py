@@ -37,7 +37,7 @@ MIGRATIONS = [
         api_key TEXT, amount_usd REAL NOT NULL)
     """,
 ]
-_shared: dict[Path, BudgetTracker] = {}
+_shared: dict[tuple[Path, str], BudgetTracker] = {}
 _shared_lock = threading.Lock()
 RESERVATION_TTL_S = 15 * 60  # a crashed process's reservation stops counting after this
 
@@ -108,13 +108,15 @@ class BudgetTracker:
         return self._limits if self._limits is not None else Limits.from_env()
 
     @classmethod
-    def shared(cls) -> BudgetTracker:
-        """One tracker (one connection) per database file and process, for the default ledger."""
+    def shared(cls, limits: Limits | None = None) -> BudgetTracker:
+        """One tracker (one connection) per database file, limits and process: engines are
+        made per request, connections should not be."""
         path = data_dir() / "budget.db"
+        key = (path, repr(limits))
         with _shared_lock:
-            tracker = _shared.get(path)
+            tracker = _shared.get(key)
             if tracker is None:
-                tracker = _shared[path] = cls(path)
+                tracker = _shared[key] = cls(path, limits)
             return tracker
 
     @property
