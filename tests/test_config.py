@@ -444,3 +444,12 @@ def test_the_wheel_works_from_another_directory(tmp_path):
         [*run, "config", "schema", "domain"], cwd=elsewhere, capture_output=True, text=True, env=env
     )
     assert r.returncode == 0 and "preLLM domain file" in r.stdout
+
+
+def test_budget_in_the_config_is_enforced(project, provider):
+    from prellm import BudgetExceededError
+
+    write(project / "prellm.yaml", "budget: {monthly: 0.0000001}\nsmall: test/echo\nstrategy: passthrough\n")
+    with pytest.raises(BudgetExceededError):
+        preprocess_and_execute_sync("hi", large_llm="openai/gpt-4o-mini", api_base=provider.url, api_key="sk-x")
+    assert provider.requests == []
