@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -27,12 +28,13 @@ def open_db(path: Path, migrations: list[str]) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute(
-            "PRAGMA synchronous=NORMAL"
-        )  # durable in WAL mode, without an fsync per commit
+        _wal(conn)
+        # Durable in WAL mode, without an fsync per commit.
+        conn.execute("PRAGMA synchronous=NORMAL")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.OperationalError as exc:  # locked, read-only, unreadable directory...
+        raise ConfigError(f"{path}: cannot open the database ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise ConfigError(
             f"{path}: not a usable SQLite database ({exc}); move it away to start afresh"
@@ -57,6 +59,19 @@ def open_db(path: Path, migrations: list[str]) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise ConfigError(f"{path}: migration failed ({exc})") from None
     return conn
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. The switch needs a moment alone with a new file and does not wait
+    for the busy timeout, so processes that open the same new file at once retry it."""
+    for attempt in range(100):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.05)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
