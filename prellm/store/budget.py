@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import BudgetExceededError, ConfigError
 from ..models import StageRecord
-from .db import data_dir, open_db, schema_version
+from .db import SQLiteStore, data_dir
 
 MIGRATIONS = [
     """
@@ -95,12 +95,13 @@ def key_label(api_key: str | None) -> str | None:
     return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
-class BudgetTracker:
+class BudgetTracker(SQLiteStore):
+    FILENAME = "budget.db"
+    MIGRATIONS = MIGRATIONS
+
     def __init__(self, path: str | Path | None = None, limits: Limits | None = None) -> None:
-        self.path = Path(path) if path else data_dir() / "budget.db"
+        super().__init__(path)
         self._limits = limits
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
 
     @property
     def limits(self) -> Limits:
@@ -119,16 +120,6 @@ class BudgetTracker:
                 tracker = _shared[key] = cls(path, limits)
             return tracker
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_db(self.path, MIGRATIONS)
-        return self._conn
-
-    @property
-    def schema_version(self) -> int:
-        return schema_version(self.conn)
-
     # --- reserve / settle -------------------------------------------------------------
 
     def reserve(
@@ -139,30 +130,23 @@ class BudgetTracker:
         models = sorted(set(models))
         label = key_label(api_key)
         now = time.time()
-        with self._lock:
-            c = self.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute("DELETE FROM reservations WHERE expires < ?", (now,))
-                for name, limit, since, where, args in self._checks(models, label, now):
-                    spent = c.execute(
-                        f"SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? {where}",
-                        (since, *args),
-                    ).fetchone()[0]
-                    held = self._held(c, name, models, label)
-                    if spent + held + estimate_usd > limit:
-                        raise BudgetExceededError(
-                            f"{name} budget ${limit:.4f} would be exceeded: spent ${spent:.4f}, "
-                            f"in flight ${held:.4f}, this request up to ${estimate_usd:.4f}; no call was made"
-                        )
-                c.execute(
-                    "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?)",
-                    (rid, now, now + RESERVATION_TTL_S, ",".join(models), label, estimate_usd),
-                )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        with self.transaction() as c:
+            c.execute("DELETE FROM reservations WHERE expires < ?", (now,))
+            for name, limit, since, where, args in self._checks(models, label, now):
+                spent = c.execute(
+                    f"SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? {where}",
+                    (since, *args),
+                ).fetchone()[0]
+                held = self._held(c, name, models, label)
+                if spent + held + estimate_usd > limit:
+                    raise BudgetExceededError(
+                        f"{name} budget ${limit:.4f} would be exceeded: spent ${spent:.4f}, "
+                        f"in flight ${held:.4f}, this request up to ${estimate_usd:.4f}; no call was made"
+                    )
+            c.execute(
+                "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?)",
+                (rid, now, now + RESERVATION_TTL_S, ",".join(models), label, estimate_usd),
+            )
         return rid
 
     def _checks(
@@ -217,36 +201,29 @@ class BudgetTracker:
         """Record the calls that happened at their real cost, and drop the reservation."""
         now = time.time()
         label = key_label(api_key)
-        with self._lock:
-            c = self.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                if reservation:
-                    c.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
-                c.executemany(
-                    "INSERT INTO calls (ts, request_id, model, role, prompt_tokens, completion_tokens, cost_usd, ms, api_key, user) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            now,
-                            request_id,
-                            s.model,
-                            s.role,
-                            s.prompt_tokens,
-                            s.completion_tokens,
-                            s.cost_usd or 0.0,
-                            s.ms,
-                            label,
-                            user,
-                        )
-                        for s in stages
-                        if s.ok or s.prompt_tokens or s.completion_tokens
-                    ],
-                )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        with self.transaction() as c:
+            if reservation:
+                c.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
+            c.executemany(
+                "INSERT INTO calls (ts, request_id, model, role, prompt_tokens, completion_tokens, cost_usd, ms, api_key, user) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        now,
+                        request_id,
+                        s.model,
+                        s.role,
+                        s.prompt_tokens,
+                        s.completion_tokens,
+                        s.cost_usd or 0.0,
+                        s.ms,
+                        label,
+                        user,
+                    )
+                    for s in stages
+                    if s.ok or s.prompt_tokens or s.completion_tokens
+                ],
+            )
 
     # --- reports ----------------------------------------------------------------------
 

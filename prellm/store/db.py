@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -76,3 +79,40 @@ def _wal(conn: sqlite3.Connection) -> None:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+class SQLiteStore:
+    """A store in one SQLite file: opened (and migrated) on first use, one connection,
+    write transactions serialised within the process and across processes."""
+
+    FILENAME: str
+    MIGRATIONS: list[str]
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else data_dir() / self.FILENAME
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_db(self.path, self.MIGRATIONS)
+        return self._conn
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE takes the write lock up front, so a check and the write after it
+        are atomic against other processes; any exception rolls back."""
+        with self._lock:
+            c = self.conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import ConfigError
-from .db import data_dir, open_db, schema_version
+from .db import SQLiteStore
 
 MIGRATIONS = [
     """
@@ -64,21 +62,9 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 2}
 
 
-class UserMemory:
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path else data_dir() / "memory.db"
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = open_db(self.path, MIGRATIONS)
-        return self._conn
-
-    @property
-    def schema_version(self) -> int:
-        return schema_version(self.conn)
+class UserMemory(SQLiteStore):
+    FILENAME = "memory.db"
+    MIGRATIONS = MIGRATIONS
 
     def add(
         self,
@@ -180,34 +166,27 @@ class UserMemory:
             raise ConfigError(
                 f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}; nothing was imported"
             ) from None
-        with self._lock:
-            c = self.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.executemany(
-                    "INSERT INTO interactions (ts, user, session, query, intent, strategy, summary, answer_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            i.ts,
-                            i.user,
-                            i.session,
-                            i.query,
-                            i.intent,
-                            i.strategy,
-                            i.summary,
-                            i.answer_summary,
-                        )
-                        for i in data.interactions
-                    ],
-                )
-                c.executemany(
-                    "INSERT OR REPLACE INTO preferences VALUES (?, ?, ?, ?)",
-                    [(p.user, p.key, p.value, p.ts) for p in data.preferences],
-                )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO interactions (ts, user, session, query, intent, strategy, summary, answer_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i.ts,
+                        i.user,
+                        i.session,
+                        i.query,
+                        i.intent,
+                        i.strategy,
+                        i.summary,
+                        i.answer_summary,
+                    )
+                    for i in data.interactions
+                ],
+            )
+            c.executemany(
+                "INSERT OR REPLACE INTO preferences VALUES (?, ?, ?, ?)",
+                [(p.user, p.key, p.value, p.ts) for p in data.preferences],
+            )
         return len(data.interactions)
 
     def clear(self, session: str | None = None) -> int:
