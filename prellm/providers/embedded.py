@@ -96,15 +96,22 @@ def _error_text(out: Any) -> str:
 
 _runtimes: dict[Path, EmbeddedRuntime] = {}
 _runtimes_lock = threading.Lock()
+_by_name: dict[str, EmbeddedRuntime] = {}
 
 
 def get_runtime(model: str) -> EmbeddedRuntime:
-    """The runtime for ``model`` (the part after ``local/``), loading it once per process."""
+    """The runtime for ``model`` (the part after ``local/``), loading it once per process.
+
+    A name already seen skips resolving (stat, hash marker) again: this is on every call.
+    """
+    if rt := _by_name.get(model):
+        return rt
     path = resolve_gguf(model)
     with _runtimes_lock:
         rt = _runtimes.get(path)
         if rt is None:
             rt = _runtimes[path] = EmbeddedRuntime(path)
+        _by_name[model] = rt
         return rt
 
 
