@@ -132,9 +132,14 @@ def test_litellm_sync_streaming_from_the_embedded_provider():
 
     stream = litellm().completion(
         model=LOCAL,
-        messages=[{"role": "user", "content": "Count to five."}],
+        # temperature 0 and a reply that cannot fit in one token: a real stream
+        # must deliver it in several chunks (a fake stream sends one).
+        messages=[
+            {"role": "user", "content": "Write the English words one to five, comma-separated."}
+        ],
         stream=True,
         max_tokens=20,
+        temperature=0,
     )
     texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     assert len(texts) > 1 and "".join(texts).strip()
