@@ -5,7 +5,8 @@
 Starts the upstream and the proxy as separate processes on 127.0.0.1, sends the
 same chat request to each directly and through the proxy at each concurrency,
 and prints latency p50/p99, requests/s, errors, the added p50/p99, and the
-proxy's RSS after the run. Client, upstream and proxy share this machine's cores.
+proxy's RSS after the run. A bare forwarder (floor_forwarder.py) runs alongside as
+the floor: what any Python proxy adds. Client, upstream and proxies share the cores.
 """
 
 from __future__ import annotations
@@ -88,32 +89,35 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def uvicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", default="1,10,50")
     args = ap.parse_args()
 
-    up_port, px_port = free_port(), free_port()
+    up_port, floor_port, px_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "OPENAI_API_BASE": f"http://127.0.0.1:{up_port}/v1",
         "OPENAI_API_KEY": "sk-bench",
+        "UPSTREAM": f"http://127.0.0.1:{up_port}/v1/chat/completions",
     }
-    upstream = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "benchmarks.instant_upstream:app",
-            "--port",
-            str(up_port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    upstream = uvicorn("benchmarks.instant_upstream:app", up_port, env)
+    floor = uvicorn("benchmarks.floor_forwarder:app", floor_port, env)
     proxy = subprocess.Popen(
         [
             sys.executable,
@@ -131,28 +135,39 @@ def main() -> None:
     )
     try:
         wait_ready(f"http://127.0.0.1:{up_port}/", upstream)
+        wait_ready(f"http://127.0.0.1:{floor_port}/", floor)
         wait_ready(f"http://127.0.0.1:{px_port}/health/liveness", proxy)
-        direct_url = f"http://127.0.0.1:{up_port}/v1/chat/completions"
-        proxy_url = f"http://127.0.0.1:{px_port}/v1/chat/completions"
-        asyncio.run(load(proxy_url, 50, 5))  # warm-up: imports, connection pools
+        targets = {
+            "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", None),
+            "floor": (f"http://127.0.0.1:{floor_port}/v1/chat/completions", floor.pid),
+            "proxy": (f"http://127.0.0.1:{px_port}/v1/chat/completions", proxy.pid),
+        }
+        for url, _ in targets.values():
+            asyncio.run(load(url, 50, 5))  # warm-up: imports, connection pools
         print(
             f"machine: {os.cpu_count()} CPUs · {args.requests} requests per row · strategy passthrough\n"
+            "floor: a bare ASGI forwarder (benchmarks/floor_forwarder.py), the least any Python proxy does\n"
         )
-        print(f"{'conc':>4} {'target':<7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6}")
+        print(
+            f"{'conc':>4} {'target':<7} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'errors':>6} {'CPU ms/req':>10}"
+        )
         for c in [int(x) for x in args.concurrency.split(",")]:
             rows = {}
-            for name, url in (("direct", direct_url), ("proxy", proxy_url)):
+            for name, (url, pid) in targets.items():
+                cpu0 = cpu_seconds(pid) if pid else 0.0
                 lat, errors, rps = asyncio.run(load(url, args.requests, c))
+                cpu = f"{(cpu_seconds(pid) - cpu0) * 1000 / args.requests:10.2f}" if pid else ""
                 rows[name] = lat
                 print(
-                    f"{c:>4} {name:<7} {statistics.median(lat):8.2f} {pct(lat, 0.99):8.2f} {rps:8.0f} {errors:>6}"
+                    f"{c:>4} {name:<7} {statistics.median(lat):8.2f} {pct(lat, 0.99):8.2f} {rps:8.0f} {errors:>6} {cpu}"
                 )
-            added50 = statistics.median(rows["proxy"]) - statistics.median(rows["direct"])
-            added99 = pct(rows["proxy"], 0.99) - pct(rows["direct"], 0.99)
-            print(f"{c:>4} {'added':<7} {added50:8.2f} {added99:8.2f}")
+            for name in ("floor", "proxy"):
+                added50 = statistics.median(rows[name]) - statistics.median(rows["direct"])
+                added99 = pct(rows[name], 0.99) - pct(rows["direct"], 0.99)
+                print(f"{c:>4} {'+' + name:<7} {added50:8.2f} {added99:8.2f}")
         print(f"\nproxy RSS after the run: {rss_mb(proxy.pid):.0f} MB")
     finally:
-        for p in (proxy, upstream):
+        for p in (proxy, floor, upstream):
             p.terminate()
             p.wait(10)
 

@@ -20,8 +20,6 @@ from typing import Any
 
 import pydantic
 
-from . import providers
-from .analysis import analyse
 from .answer import answer, answer_parts
 from .bookkeeping import RequestState, guarded
 from .config.loader import Config, load_config
@@ -29,13 +27,13 @@ from .config.prompts import PromptRegistry
 from .config.resources import shipped_yaml
 from .config.settings import resolve_models
 from .context.gather import context_text as as_context_text
-from .context.gather import gather_context, join_history
+from .context.gather import gather_context
 from .errors import ConfigError, ValidationError
 from .language import language_name
 from .messages import Conversation, build_large_messages
 from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, SubAnswer
 from .observability.logging import install_scrubber
-from .pipelines.runner import Run, run_pipeline
+from .preprocess import preprocess
 from .rules import match_rules
 from .safety import SensitiveDataFilter
 from .store import BudgetTracker, Limits, UserMemory
@@ -248,96 +246,58 @@ class PreLLM:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
 
         run = None
-        found: tuple[Decomposition | None, str, str | None, list[Any], list[StageRecord]] | None = (
-            None
-        )
-        if pipeline:
-            yield StageEvent(
-                stage="small", status="start", model=small, detail={"pipeline": pipeline}
-            )
-            run = await run_pipeline(
-                pipeline,
-                self.config.pipelines,
-                Run(
-                    {
-                        "query": conv.query,
-                        "history": join_history(conv.history_text(), state.memory_text, "enrich"),
-                        "user_context": context_text,
-                        "intents": self.intents,
-                        "codebase": codebase_path,
-                    },
-                    self.config.rules,
-                    guard,
-                ),
-                small=small,
-                prompts=self.prompts,
-                intents=self.intents,
-                schemas=self.config.schemas,
-                small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
-                hide=guard.redact if guard and not providers.is_free(small) else _same,
-            )
-            requested = f"pipeline:{pipeline}"
-            found = (run.decomposition, run.strategy, run.fallback_reason, run.attempts, run.stages)
-            if trace:
-                trace.step(
-                    "pipeline",
-                    pipeline=pipeline,
-                    steps=[s.model_dump(mode="json") for s in run.steps],
-                )
-            if (project := run.variables.get("project")) and not run.fallback_reason:
-                context_text = "\n".join(filter(None, [context_text, "Project:\n" + str(project)]))
-        elif chosen.prompt is not None:
-            yield StageEvent(
-                stage="small", status="start", model=small, detail={"strategy": chosen.name}
-            )
-            # A local small model may see the raw text; a remote one gets it redacted.
-            hide = guard.redact if guard and not providers.is_free(small) else _same
-            outcome = await analyse(
+        if pipeline or chosen.prompt is not None:
+            detail = {"pipeline": pipeline} if pipeline else {"strategy": chosen.name}
+            yield StageEvent(stage="small", status="start", model=small, detail=detail)
+            pre = await preprocess(
+                self,
                 chosen,
-                small,
-                prompts=self.prompts,
-                intents=self.intents,
-                query=hide(conv.query),
-                history=hide(join_history(conv.history_text(), state.memory_text, chosen.name)),
-                user_context=hide(context_text) if context_text else None,
-                small_kwargs={**self.small_kwargs, **(small_kwargs or {})},
+                pipeline,
+                small=small,
+                conv=conv,
+                memory_text=state.memory_text,
+                context_text=context_text,
+                guard=guard,
+                small_kwargs=small_kwargs,
+                codebase_path=codebase_path,
             )
-            # auto's analysis names the strategy to compose with; the others compose as themselves.
-            picked = (
-                outcome.data.get("strategy", chosen.name) if chosen.name == "auto" else chosen.name
-            )
-            found = (
-                outcome.decomposition,
-                picked,
-                outcome.fallback_reason,
-                outcome.attempts,
-                outcome.stages,
-            )
-        if found is not None:
-            analysed, picked, fallback_reason, attempts, small_stages = found
-            stages += small_stages
+            stages += pre.stages
             if trace:
-                for a in attempts:
+                for a in pre.attempts:
                     trace.step("small model", **a)
-            if analysed is None or fallback_reason:
-                decomposition.fallback_reason = fallback_reason
-                notices.append(f"preprocessing skipped, query sent unchanged: {fallback_reason}")
+            if (run := pre.run) is not None:
+                requested = f"pipeline:{pipeline}"
+                if trace:
+                    trace.step(
+                        "pipeline",
+                        pipeline=pipeline,
+                        steps=[s.model_dump(mode="json") for s in run.steps],
+                    )
+                if (project := run.variables.get("project")) and not run.fallback_reason:
+                    context_text = "\n".join(
+                        filter(None, [context_text, "Project:\n" + str(project)])
+                    )
+            if pre.decomposition is None or pre.fallback_reason:
+                decomposition.fallback_reason = pre.fallback_reason
+                notices.append(
+                    f"preprocessing skipped, query sent unchanged: {pre.fallback_reason}"
+                )
                 chosen = get_strategy("passthrough")
                 yield StageEvent(
                     stage="small",
                     status="fallback",
                     model=small,
-                    detail={"reason": fallback_reason},
+                    detail={"reason": pre.fallback_reason},
                 )
             else:
-                decomposition, chosen = analysed, get_strategy(picked)
+                decomposition, chosen = pre.decomposition, get_strategy(pre.strategy)
                 detail = {
                     "strategy": chosen.name,
                     "intent": decomposition.intent,
                     "pipeline": pipeline,
                 }
-                if small_stages:
-                    detail["ms"] = round(sum(s.ms for s in small_stages))
+                if pre.stages:
+                    detail["ms"] = round(sum(s.ms for s in pre.stages))
                 yield StageEvent(stage="small", status="done", model=small, detail=detail)
 
         if rule and (not rule.rule.intents or decomposition.intent in rule.rule.intents):

@@ -449,7 +449,12 @@ def test_the_wheel_works_from_another_directory(tmp_path):
 def test_budget_in_the_config_is_enforced(project, provider):
     from prellm import BudgetExceededError
 
-    write(project / "prellm.yaml", "budget: {monthly: 0.0000001}\nsmall: test/echo\nstrategy: passthrough\n")
+    write(
+        project / "prellm.yaml",
+        "budget: {monthly: 0.0000001}\nsmall: test/echo\nstrategy: passthrough\n",
+    )
     with pytest.raises(BudgetExceededError):
-        preprocess_and_execute_sync("hi", large_llm="openai/gpt-4o-mini", api_base=provider.url, api_key="sk-x")
+        preprocess_and_execute_sync(
+            "hi", large_llm="openai/gpt-4o-mini", api_base=provider.url, api_key="sk-x"
+        )
     assert provider.requests == []

@@ -10,18 +10,21 @@ from click.testing import CliRunner
 
 from prellm import ConfigError
 from prellm.cli.main import cli
+from prellm.config.schema import IntentSpec
 from prellm.eval import metrics
-from prellm.eval.classify import run_classify, shortlist
+from prellm.eval.classify import run_classify
 from prellm.eval.compare import run_compare, score_checks
 from prellm.eval.data import (
     Checks,
     Task,
+    Taxonomy,
     load_dataset,
     load_tasks,
     load_taxonomy,
     sample,
     taxonomy_from_labels,
 )
+from prellm.eval.retrieval import LabelIndex
 from prellm.providers.testing import recorded_requests, register_function
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -120,8 +123,45 @@ def test_shortlist_retrieves_related_labels():
     tax = taxonomy_from_labels(
         ["card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed"]
     )
-    assert shortlist("my card was stolen yesterday", tax, 2)[0] == "lost_or_stolen_card"
-    assert "exchange_rate" in shortlist("what exchange rate do you use", tax, 2)
+    index = LabelIndex(tax)
+    assert index.rank("my card was stolen yesterday", 2)[0].name == "lost_or_stolen_card"
+    assert "exchange_rate" in [c.name for c in index.rank("what exchange rate do you use", 2)]
+
+
+def test_shortlist_ranks_by_examples_and_shows_the_closest_one():
+    tax = Taxonomy(
+        intents=[
+            IntentSpec(name="refund", examples=["I want my money back", "return this order"]),
+            IntentSpec(name="greet", examples=["hello there", "good morning to you"]),
+            IntentSpec(name="delivery", examples=["where is my parcel", "order not arrived"]),
+        ]
+    )
+    ranked = LabelIndex(tax).rank("good morning, team", 2)
+    assert [c.name for c in ranked][0] == "greet"
+    assert ranked[0].closest_example == "good morning to you"
+    assert len(ranked) == 2 and ranked[0].score > ranked[1].score
+
+
+def test_two_stage_classify_asks_the_model_among_the_shortlist(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+    small = register_function("shortlister", _labeller(calls))
+    tax = Taxonomy(
+        intents=[
+            IntentSpec(name="refund", examples=["I want my money back"]),
+            IntentSpec(name="greet", examples=["hello there", "good morning to you"]),
+            IntentSpec(name="delivery", examples=["where is my parcel"]),
+        ]
+    )
+    rows = [{"text": "good morning, friends", "label": "greet"}]
+    report = run_classify(rows, small, tax, dataset="mem", shortlist_k=2)
+    assert report["accuracy"] == 1.0 and report["shortlist_k"] == 2
+    sent = recorded_requests(small)[0]
+    schema = sent["params"]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["intent"]["enum"][0] == "greet"
+    assert len(schema["properties"]["intent"]["enum"]) == 2
+    prompt = sent["messages"][-1]["content"]
+    assert '- greet: greet (e.g. "good morning to you")' in prompt
 
 
 def test_classify_through_litellm_against_an_openai_compatible_server(provider):

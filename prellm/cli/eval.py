@@ -84,6 +84,12 @@ def eval_group() -> None:
     type=click.IntRange(min=2),
     help="Two stages: retrieve K candidate labels, then let the model choose.",
 )
+@click.option(
+    "--oos-score",
+    type=float,
+    help="With --shortlist and an out_of_scope label: retrieval score under which "
+    "out_of_scope is offered first (calibrate it on held-out data).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.option(
     "--report",
@@ -100,6 +106,7 @@ def eval_classify(
     limit: int | None,
     seed: int,
     shortlist: int | None,
+    oos_score: float | None,
     as_json: bool,
     html_path: str | None,
 ) -> None:
@@ -125,6 +132,7 @@ def eval_classify(
                 tax,
                 dataset=dataset,
                 shortlist_k=shortlist,
+                oos_score=oos_score,
                 seed=seed,
                 on_item=lambda done, total: progress.update(task, completed=done),
             )

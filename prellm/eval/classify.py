@@ -10,7 +10,6 @@ for taxonomies too large for a small model).
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,25 +22,9 @@ from ..strategies import get_strategy
 from . import metrics
 from .cache import ItemCache
 from .data import Taxonomy
+from .retrieval import Candidate, LabelIndex
 
 OUT_OF_SCOPE = "out_of_scope"
-
-
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower().replace("_", " ")) if len(w) > 2}
-
-
-def shortlist(text: str, taxonomy: Taxonomy, k: int) -> list[str]:
-    """The k labels whose name, description and examples share most word stems with ``text``."""
-    q = _stems(text)
-    scored = []
-    for i, lb in enumerate(taxonomy.intents):
-        label_words = _stems(lb.name) | _stems(lb.description)
-        for example in lb.examples:
-            label_words |= _stems(example)
-        overlap = len(q & label_words) / (len(label_words) ** 0.5 or 1)
-        scored.append((-overlap, i, lb.name))
-    return [name for _, _, name in sorted(scored)[:k]]
 
 
 async def classify_item(
@@ -50,18 +33,34 @@ async def classify_item(
     taxonomy: Taxonomy,
     prompts: PromptRegistry,
     *,
+    index: LabelIndex | None,
     shortlist_k: int | None,
+    oos_score: float | None = None,
     seed: int,
 ) -> dict[str, Any]:
-    # Examples make each label clearer, but on 77+ labels they would swamp a small model's prompt.
-    intents = taxonomy.as_intents(with_examples=bool(shortlist_k))
-    if shortlist_k:
-        # Candidates in order of relevance: a small model leans towards what it reads first.
-        ranked = shortlist(text, taxonomy, shortlist_k)
-        if OUT_OF_SCOPE in taxonomy.names() and OUT_OF_SCOPE not in ranked:
-            ranked.append(OUT_OF_SCOPE)
-        by_name = {i["name"]: i for i in intents}
-        intents = [by_name[n] for n in ranked]
+    if index is None:
+        # On 77+ labels, examples would swamp a small model's prompt.
+        intents = taxonomy.as_intents(with_examples=False)
+    else:
+        # Candidates in order of relevance (a small model leans towards what it reads
+        # first), each shown with its example closest to the text.
+        described = {i["name"]: i["description"] for i in taxonomy.as_intents(with_examples=False)}
+        candidates = [c for c in index.rank(text, shortlist_k or 10) if c.name != OUT_OF_SCOPE]
+        if OUT_OF_SCOPE in described:
+            # out_of_scope competes with a fixed score: when no label matches the text
+            # better than that, it comes first. Without a score it comes last.
+            at = len(candidates)
+            if oos_score is not None:
+                at = next((i for i, c in enumerate(candidates) if c.score < oos_score), at)
+            candidates.insert(at, Candidate(OUT_OF_SCOPE, oos_score or 0.0, None))
+        intents = [
+            {
+                "name": c.name,
+                "description": described[c.name]
+                + (f' (e.g. "{c.closest_example}")' if c.closest_example else ""),
+            }
+            for c in candidates
+        ]
     t0 = time.perf_counter()
     outcome = await analyse(
         get_strategy("classify"),
@@ -92,6 +91,7 @@ def run_classify(
     *,
     dataset: str,
     shortlist_k: int | None = None,
+    oos_score: float | None = None,
     seed: int = 0,
     on_item: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
@@ -112,10 +112,20 @@ def run_classify(
             "seed": seed,
             "texts": [r["text"] for r in rows],
             "prompt": prompts.spec("analyze.classify").text,
-            # Candidates are now in relevance order; older shortlist results are not reused.
-            **({"method": "ranked-shortlist-v3"} if shortlist_k else {}),
+            # Retrieval (its method, examples and out-of-scope score) decides what the
+            # model sees, so it is part of the key; older shortlist results are not reused.
+            **(
+                {
+                    "method": "bm25-shortlist-v4",
+                    "examples": [i.examples for i in taxonomy.intents],
+                    "oos_score": oos_score,
+                }
+                if shortlist_k
+                else {}
+            ),
         },
     )
+    index = LabelIndex(taxonomy) if shortlist_k else None
     results: list[dict[str, Any]] = []
     interrupted = False
     try:
@@ -124,7 +134,14 @@ def run_classify(
             if item is None:
                 out = asyncio.run(
                     classify_item(
-                        row["text"], small, taxonomy, prompts, shortlist_k=shortlist_k, seed=seed
+                        row["text"],
+                        small,
+                        taxonomy,
+                        prompts,
+                        index=index,
+                        shortlist_k=shortlist_k,
+                        oos_score=oos_score,
+                        seed=seed,
                     )
                 )
                 item = {"id": i, "text": row["text"], "gold": row["label"], **out}
@@ -141,6 +158,7 @@ def run_classify(
         cache=str(cache.path),
         small=small,
         shortlist_k=shortlist_k,
+        **({"oos_score": oos_score} if oos_score is not None else {}),
     )
 
 

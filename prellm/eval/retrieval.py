@@ -1,0 +1,90 @@
+"""Lexical retrieval of candidate labels: the first stage of two-stage classification.
+
+Every label name and every example is a document; a query scores each label by
+the sum of its three best-matching documents under BM25. Stems are the first
+five letters of each word, which is crude but language-neutral (it also groups
+Polish inflections) and needs no dependency.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from .data import Taxonomy
+
+_K1, _B = 1.2, 0.75
+_BEST_DOCS = 3  # several close examples outweigh one lucky match
+
+
+def stems(text: str) -> list[str]:
+    return [w[:5] for w in re.findall(r"[a-z0-9]+", text.lower().replace("_", " ")) if len(w) > 2]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    score: float
+    closest_example: str | None
+
+
+class LabelIndex:
+    """BM25 over a taxonomy's label names, descriptions and examples."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self._docs: list[tuple[str, str | None, Counter[str], int]] = []
+        for lb in taxonomy.intents:
+            head = stems(f"{lb.name} {lb.description}")
+            self._docs.append((lb.name, None, Counter(head), len(head)))
+            for ex in lb.examples:
+                words = stems(ex)
+                self._docs.append((lb.name, ex, Counter(words), len(words)))
+        self._names = taxonomy.names()
+        n = len(self._docs)
+        df: Counter[str] = Counter()
+        for *_, tf, _len in self._docs:
+            df.update(tf.keys())
+        self._idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+        self._avg_len = sum(d[3] for d in self._docs) / n if n else 1.0
+
+    def rank(self, text: str, k: int) -> list[Candidate]:
+        """The k best labels for ``text``, best first, each with its closest example."""
+        query = set(stems(text))
+        per_label: dict[str, list[tuple[float, str | None]]] = defaultdict(list)
+        for name, example, tf, length in self._docs:
+            score = 0.0
+            for w in query & tf.keys():
+                f = tf[w]
+                norm = f + _K1 * (1 - _B + _B * length / (self._avg_len or 1))
+                score += self._idf[w] * f * (_K1 + 1) / norm
+            per_label[name].append((score, example))
+        ranked = []
+        for order, name in enumerate(self._names):
+            docs = sorted(per_label[name], key=lambda d: -d[0])
+            total = sum(s for s, _ in docs[:_BEST_DOCS])
+            closest = next((ex for s, ex in docs if ex is not None), None)
+            # Ties keep the taxonomy's order, so the ranking is deterministic.
+            ranked.append((-total, order, Candidate(name, total, closest)))
+        return [c for *_, c in sorted(ranked, key=lambda r: (r[0], r[1]))[:k]]
+
+
+def calibrate_oos_score(index: LabelIndex, in_scope: list[str], out_of_scope: list[str]) -> float:
+    """The best-label score that best separates in-scope texts from out-of-scope ones.
+
+    Chosen on held-out texts (e.g. a validation split) to maximise the share of
+    out-of-scope texts below it minus the share of in-scope texts below it.
+    """
+    if not in_scope or not out_of_scope:
+        raise ValueError("calibration needs in-scope and out-of-scope texts")
+    top = {
+        True: sorted(index.rank(t, 1)[0].score for t in in_scope),
+        False: sorted(index.rank(t, 1)[0].score for t in out_of_scope),
+    }
+
+    def below(scores: list[float], threshold: float) -> float:
+        return sum(s < threshold for s in scores) / len(scores)
+
+    candidates = sorted(set(top[True]) | set(top[False]))
+    return max(candidates, key=lambda t: (below(top[False], t) - below(top[True], t), -t))
