@@ -82,17 +82,32 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
+def tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn's workers with --workers)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            pids += tree(int(child))
+    return pids
+
+
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    total = 0
+    for p in tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its workers have used so far."""
+    total = 0
+    for p in tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def uvicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
@@ -107,6 +122,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", default="1,10,50")
+    ap.add_argument("--workers", type=int, default=1, help="prellm serve --workers")
     args = ap.parse_args()
 
     up_port, floor_port, px_port = free_port(), free_port(), free_port()
@@ -128,6 +144,8 @@ def main() -> None:
             str(px_port),
             "--strategy",
             "passthrough",
+            "--workers",
+            str(args.workers),
         ],
         cwd=ROOT,
         env=env,
@@ -145,7 +163,8 @@ def main() -> None:
         for url, _ in targets.values():
             asyncio.run(load(url, 50, 5))  # warm-up: imports, connection pools
         print(
-            f"machine: {os.cpu_count()} CPUs · {args.requests} requests per row · strategy passthrough\n"
+            f"machine: {os.cpu_count()} CPUs · {args.requests} requests per row · strategy passthrough"
+            f" · proxy workers: {args.workers}\n"
             "floor: a bare ASGI forwarder (benchmarks/floor_forwarder.py), the least any Python proxy does\n"
         )
         print(
@@ -165,7 +184,7 @@ def main() -> None:
                 added50 = statistics.median(rows[name]) - statistics.median(rows["direct"])
                 added99 = pct(rows[name], 0.99) - pct(rows["direct"], 0.99)
                 print(f"{c:>4} {'+' + name:<7} {added50:8.2f} {added99:8.2f}")
-        print(f"\nproxy RSS after the run: {rss_mb(proxy.pid):.0f} MB")
+        print(f"\nproxy RSS after the run ({args.workers} worker(s)): {rss_mb(proxy.pid):.0f} MB")
     finally:
         for p in (proxy, floor, upstream):
             p.terminate()

@@ -78,7 +78,7 @@ async def _structured(
         }
     call = {**params, **({"response_format": rf} if rf else {})}
     stages: list[StageRecord] = []
-    error = ""
+    error: str | None = ""
     for attempt in ("large", "large_repair"):
         c = await providers.acomplete(large, msgs, **call)
         record = stage_record(attempt, "large", c)

@@ -132,7 +132,7 @@ class PreLLM:
             agen = self.astream(query, **kwargs)
             while True:
                 try:
-                    yield runner.run(agen.__anext__())
+                    yield runner.run(_next(agen))
                 except StopAsyncIteration:
                     return
 
@@ -247,8 +247,8 @@ class PreLLM:
 
         run = None
         if pipeline or chosen.prompt is not None:
-            detail = {"pipeline": pipeline} if pipeline else {"strategy": chosen.name}
-            yield StageEvent(stage="small", status="start", model=small, detail=detail)
+            what = {"pipeline": pipeline} if pipeline else {"strategy": chosen.name}
+            yield StageEvent(stage="small", status="start", model=small, detail=what)
             pre = await preprocess(
                 self,
                 chosen,
@@ -291,7 +291,7 @@ class PreLLM:
                 )
             else:
                 decomposition, chosen = pre.decomposition, get_strategy(pre.strategy)
-                detail = {
+                detail: dict[str, Any] = {
                     "strategy": chosen.name,
                     "intent": decomposition.intent,
                     "pipeline": pipeline,
@@ -425,6 +425,10 @@ def _same(text: str) -> str:
 
 def _kinds(report: dict[str, int]) -> str:
     return ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(report.items()))
+
+
+async def _next(agen: AsyncIterator[Event]) -> Event:
+    return await anext(agen)
 
 
 def _run_sync(coro: Any) -> Any:

@@ -34,7 +34,7 @@ def model_of(name: str, spec: ResponseSchemaSpec) -> type[pydantic.BaseModel]:
     """The Pydantic model of a schemas.yaml entry (and so its JSON Schema)."""
     fields: dict[str, Any] = {}
     for key, f in spec.fields.items():
-        constraints = {
+        constraints: dict[str, Any] = {
             k: v
             for k, v in {
                 "ge": f.minimum,
@@ -45,9 +45,8 @@ def model_of(name: str, spec: ResponseSchemaSpec) -> type[pydantic.BaseModel]:
             }.items()
             if v is not None
         }
-        default = ... if f.required else None
         ann = _annotation(f) if f.required else _annotation(f) | None
-        fields[key] = (ann, Field(default, **constraints))
+        fields[key] = (ann, Field(... if f.required else None, **constraints))
     model = create_model(name.title().replace("_", "").replace("-", "") or "Response", **fields)
     model.model_config["extra"] = "forbid"
     return model

@@ -110,6 +110,8 @@ def doctor(
     # 2. models
     from ..config.settings import embedded_installed, resolve_models
 
+    s: str | None
+    lg: str | None
     try:
         s, lg, _ = resolve_models(small, large)
     except PreLLMError as exc:

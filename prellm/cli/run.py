@@ -67,7 +67,7 @@ def run_query(
             else:
                 sys.stdout.write(result.content.rstrip("\n") + "\n")
             return 0
-        result = None
+        final: PreLLMResult | None = None
         wrote = False
         shown: set[str] = set()
         for event in engine.stream(**request):
@@ -85,10 +85,11 @@ def run_query(
                 if not quiet:
                     _progress(err, event)
             elif isinstance(event, PreLLMResult):
-                result = event
+                final = event
         if wrote:
             sys.stdout.write("\n")
-        assert result is not None
+        assert final is not None
+        result = final
         _notices(err, result, quiet, skip=shown)
         _trace_tree(err, result)
         if not quiet:

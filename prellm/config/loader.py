@@ -167,8 +167,7 @@ def _load(found: Path | None, domain: str | None) -> Config:
     check_pipelines(cfg.pipelines, cfg.prompts, cfg.schemas, "prellm/data/pipelines.yaml", shipped)
     if cfg.file.pipelines:
         path = rel(cfg.file.pipelines)
-        user = load_model(path, PipelinesFile).pipelines
-        cfg.pipelines.update(user)
+        cfg.pipelines.update(load_model(path, PipelinesFile).pipelines)
         check_pipelines(
             cfg.pipelines, cfg.prompts, cfg.schemas, str(path), path.read_text(encoding="utf-8")
         )

@@ -76,10 +76,9 @@ def litellm() -> Any:
             _ll.drop_params = True  # providers that lack a parameter get the rest
             logging.getLogger("LiteLLM").setLevel(logging.ERROR)
             providers = _builtin_providers() + _plugin_providers()
-            _ll.custom_provider_map = [
-                *[p for p in _ll.custom_provider_map if p["provider"] not in dict(providers)],
-                *[{"provider": name, "custom_handler": h} for name, h in providers],
-            ]
+            kept = [p for p in _ll.custom_provider_map if p["provider"] not in dict(providers)]
+            ours: list[Any] = [{"provider": name, "custom_handler": h} for name, h in providers]
+            _ll.custom_provider_map = [*kept, *ours]
             _ll.utils.custom_llm_setup()
             _litellm = _ll
     return _litellm
@@ -258,7 +257,7 @@ async def astream(
         raise _map_error(model, exc) from exc
     content = "".join(parts)
     estimated = usage is None or not getattr(usage, "prompt_tokens", 0)
-    if estimated:
+    if estimated or usage is None:
         pt = ll.token_counter(model=model, messages=messages)
         ct = ll.token_counter(model=model, text=content)
     else:

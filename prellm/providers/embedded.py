@@ -196,12 +196,13 @@ class EmbeddedLLM(CustomLLM):
         stop = threading.Event()
         done = object()
 
+        def on_chunk(chunk: Any) -> bool:
+            chunks.put(chunk)
+            return stop.is_set()  # True stops generation: the consumer went away
+
         def run() -> None:
             try:
-                rt.stream(
-                    _request(messages, optional_params),
-                    lambda c: chunks.put(c) or stop.is_set(),
-                )
+                rt.stream(_request(messages, optional_params), on_chunk)
                 chunks.put(done)
             except BaseException as exc:  # handed to the consumer, not lost
                 chunks.put(exc)
@@ -220,7 +221,8 @@ class EmbeddedLLM(CustomLLM):
             stop.set()
             worker.join()
 
-    async def astreaming(
+    # litellm declares the base as a coroutine returning an iterator; ours is an async generator.
+    async def astreaming(  # type: ignore[override]
         self,
         model,
         messages,
@@ -234,7 +236,7 @@ class EmbeddedLLM(CustomLLM):
         optional_params,
         *args,
         **kwargs,
-    ) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
+    ) -> AsyncIterator[GenericStreamingChunk]:
         rt = await asyncio.to_thread(get_runtime, model)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -72,7 +72,7 @@ class Rule:
         return out
 
 
-def load_rules(extra_files: list[str | Path] = ()) -> list[Rule]:
+def load_rules(extra_files: Sequence[str | Path] = ()) -> list[Rule]:
     """The shipped rules, then each user file's (a user rule with a shipped name replaces it)."""
     specs = {
         r.name: r for r in _parse(shipped_yaml("sensitive.yaml"), "prellm/data/sensitive.yaml")

@@ -149,9 +149,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        import asyncio
         import os
         import sys
 
+        from .. import providers
+
+        # Import litellm before saying ready: the first request must not pay seconds for it.
+        await asyncio.to_thread(providers.litellm)
         print(f"prellm: ready (pid {os.getpid()})", file=sys.stderr, flush=True)
         yield
 
