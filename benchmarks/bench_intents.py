@@ -25,7 +25,7 @@ from pathlib import Path
 from prellm.config.schema import IntentSpec
 from prellm.eval.classify import OUT_OF_SCOPE, run_classify
 from prellm.eval.data import Taxonomy, load_dataset, sample, taxonomy_from_labels
-from prellm.eval.retrieval import LabelIndex, calibrate_oos_score
+from prellm.intents import LabelIndex, calibrate_oos_score
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
 
@@ -59,7 +59,7 @@ def show(name: str, report: dict) -> None:
 
 def retrieval_top1(rows: list[dict], tax: Taxonomy, oos_score: float | None = None) -> float:
     """Accuracy of retrieval alone: its best label (or out_of_scope under the score)."""
-    index = LabelIndex(tax)
+    index = LabelIndex(tax.intents)
     hits = 0
     for r in rows:
         best = index.rank(r["text"], 1)[0]
@@ -152,7 +152,7 @@ def main() -> None:
             [{"text": t, "label": OUT_OF_SCOPE} for t, _ in data["oos_test"]], args.oos, seed=0
         )
         oos_score = calibrate_oos_score(
-            LabelIndex(tax),
+            LabelIndex(tax.intents),
             [t for t, _ in sample(data["val"], 1000, seed=0)],
             [t for t, _ in data["oos_val"]],
         )

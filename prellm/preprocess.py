@@ -52,6 +52,11 @@ async def preprocess(
     # A local small model may see the raw text; a remote one gets it redacted.
     hide = guard.redact if guard and not providers.is_free(small) else _same
     kwargs = {**engine.small_kwargs, **(small_kwargs or {})}
+    intents = engine.intents
+    # The intents file's shortlist; intents given to the engine directly are offered whole.
+    if engine.config.intent_shortlist and engine.intents is engine.config.intents:
+        index, k = engine.config.intent_shortlist
+        intents = index.shortlist(conv.query, k)
     if pipeline:
         run = await run_pipeline(
             pipeline,
@@ -61,7 +66,7 @@ async def preprocess(
                     "query": conv.query,
                     "history": join_history(conv.history_text(), memory_text, "enrich"),
                     "user_context": context_text,
-                    "intents": engine.intents,
+                    "intents": intents,
                     "codebase": codebase_path,
                 },
                 engine.config.rules,
@@ -69,7 +74,7 @@ async def preprocess(
             ),
             small=small,
             prompts=engine.prompts,
-            intents=engine.intents,
+            intents=intents,
             schemas=engine.config.schemas,
             small_kwargs=kwargs,
             hide=hide,
@@ -81,7 +86,7 @@ async def preprocess(
         chosen,
         small,
         prompts=engine.prompts,
-        intents=engine.intents,
+        intents=intents,
         query=hide(conv.query),
         history=hide(join_history(conv.history_text(), memory_text, chosen.name)),
         user_context=hide(context_text) if context_text else None,

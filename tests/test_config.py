@@ -322,6 +322,41 @@ def test_an_intents_file_replaces_the_taxonomy(project):
     )
 
 
+def test_an_intents_shortlist_offers_the_small_model_the_closest_labels(project):
+    labels = {
+        "refund": "I want my money back for this order",
+        "card_lost": "my card was stolen on the bus",
+        "exchange_rate": "what rate do you use for euros",
+        "top_up": "how do I add money to my account",
+        "pin_blocked": "my PIN is blocked after three tries",
+        "greeting": "hello, good morning",
+    }
+    write(
+        project / "intents.yaml",
+        "shortlist: 2\nintents:\n"
+        + "".join(f"  - {{name: {n}, examples: ['{e}']}}\n" for n, e in labels.items()),
+    )
+    write(project / "prellm.yaml", "intents: intents.yaml\nstrategy: classify\n")
+    preprocess_and_execute_sync(
+        "Someone stole my card", small_llm="test/echo", large_llm="test/echo"
+    )
+    sent = recorded_requests("test/echo")[0]
+    enum = sent["params"]["response_format"]["json_schema"]["schema"]["properties"]["intent"][
+        "enum"
+    ]
+    assert enum[0] == "card_lost" and len(enum) == 2
+    assert (
+        '- card_lost: card lost (e.g. "my card was stolen on the bus")'
+        in (sent["messages"][-1]["content"])
+    )
+    # Intents passed to the engine directly are offered whole.
+    PreLLM("test/echo", "test/echo", intents=[{"name": n, "description": n} for n in labels]).run(
+        "Someone stole my card"
+    )
+    enum = recorded_requests("test/echo")[2]["params"]["response_format"]["json_schema"]
+    assert len(enum["schema"]["properties"]["intent"]["enum"]) == 6
+
+
 def test_sensitive_rules_in_the_config_are_honoured(project):
     write(
         project / "mine.yaml",

@@ -24,7 +24,7 @@ from prellm.eval.data import (
     sample,
     taxonomy_from_labels,
 )
-from prellm.eval.retrieval import LabelIndex
+from prellm.intents import LabelIndex
 from prellm.providers.testing import recorded_requests, register_function
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -123,7 +123,7 @@ def test_shortlist_retrieves_related_labels():
     tax = taxonomy_from_labels(
         ["card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_failed"]
     )
-    index = LabelIndex(tax)
+    index = LabelIndex(tax.intents)
     assert index.rank("my card was stolen yesterday", 2)[0].name == "lost_or_stolen_card"
     assert "exchange_rate" in [c.name for c in index.rank("what exchange rate do you use", 2)]
 
@@ -136,7 +136,7 @@ def test_shortlist_ranks_by_examples_and_shows_the_closest_one():
             IntentSpec(name="delivery", examples=["where is my parcel", "order not arrived"]),
         ]
     )
-    ranked = LabelIndex(tax).rank("good morning, team", 2)
+    ranked = LabelIndex(tax.intents).rank("good morning, team", 2)
     assert [c.name for c in ranked][0] == "greet"
     assert ranked[0].closest_example == "good morning to you"
     assert len(ranked) == 2 and ranked[0].score > ranked[1].score

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .files import load_model, parse_model
@@ -31,6 +31,9 @@ from .schema import (
     RulesFile,
     SchemasFile,
 )
+
+if TYPE_CHECKING:
+    from ..intents import LabelIndex
 
 DOMAINS = ("devops", "coding", "business", "embedded")
 
@@ -77,6 +80,8 @@ class Config:
     sources: dict[str, str] = field(default_factory=dict)
     prompts: PromptRegistry = field(default_factory=PromptRegistry.default)
     intents: list[dict[str, str]] | None = None
+    # Set when the intents file asks for a shortlist and has more intents than it.
+    intent_shortlist: tuple[LabelIndex, int] | None = None
     rules: list[DomainRule] = field(default_factory=list)
     domain_context: str | None = None
     schemas: dict[str, ResponseSchemaSpec] = field(default_factory=dict)
@@ -178,11 +183,16 @@ def _load(found: Path | None, domain: str | None) -> Config:
 
         cfg.sensitive_rules = tuple(load_rules([rel(cfg.file.sensitive_rules)]))
     if cfg.file.intents:
-        intents = load_model(rel(cfg.file.intents), IntentsFile).intents
+        taxonomy = load_model(rel(cfg.file.intents), IntentsFile)
+        intents = taxonomy.intents
         names = [i.name for i in intents]
         if len(set(names)) != len(names):
             raise ConfigError(f"{rel(cfg.file.intents)}: duplicate intent names")
         cfg.intents = [{"name": i.name, "description": i.description or i.name} for i in intents]
+        if taxonomy.shortlist and len(intents) > taxonomy.shortlist:
+            from ..intents import LabelIndex
+
+            cfg.intent_shortlist = (LabelIndex(intents), taxonomy.shortlist)
     return cfg
 
 

@@ -149,6 +149,12 @@ class IntentSpec(Strict):
 
 class IntentsFile(Strict):
     intents: list[IntentSpec] = Field(min_length=2)
+    shortlist: int | None = Field(
+        None,
+        ge=2,
+        description="With more intents than this, each request offers the small model only "
+        "this many, picked by lexical retrieval over names, descriptions and examples",
+    )
 
 
 class Step(Strict):

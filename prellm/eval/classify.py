@@ -18,11 +18,11 @@ from typing import Any
 from ..analysis import analyse
 from ..config.prompts import PromptRegistry
 from ..errors import ConfigError
+from ..intents import LabelIndex
 from ..strategies import get_strategy
 from . import metrics
 from .cache import ItemCache
 from .data import Taxonomy
-from .retrieval import Candidate, LabelIndex
 
 OUT_OF_SCOPE = "out_of_scope"
 
@@ -42,25 +42,10 @@ async def classify_item(
         # On 77+ labels, examples would swamp a small model's prompt.
         intents = taxonomy.as_intents(with_examples=False)
     else:
-        # Candidates in order of relevance (a small model leans towards what it reads
-        # first), each shown with its example closest to the text.
-        described = {i["name"]: i["description"] for i in taxonomy.as_intents(with_examples=False)}
-        candidates = [c for c in index.rank(text, shortlist_k or 10) if c.name != OUT_OF_SCOPE]
-        if OUT_OF_SCOPE in described:
-            # out_of_scope competes with a fixed score: when no label matches the text
-            # better than that, it comes first. Without a score it comes last.
-            at = len(candidates)
-            if oos_score is not None:
-                at = next((i for i, c in enumerate(candidates) if c.score < oos_score), at)
-            candidates.insert(at, Candidate(OUT_OF_SCOPE, oos_score or 0.0, None))
-        intents = [
-            {
-                "name": c.name,
-                "description": described[c.name]
-                + (f' (e.g. "{c.closest_example}")' if c.closest_example else ""),
-            }
-            for c in candidates
-        ]
+        fallback = OUT_OF_SCOPE if OUT_OF_SCOPE in taxonomy.names() else None
+        intents = index.shortlist(
+            text, shortlist_k or 10, fallback=fallback, fallback_score=oos_score
+        )
     t0 = time.perf_counter()
     outcome = await analyse(
         get_strategy("classify"),
@@ -125,7 +110,7 @@ def run_classify(
             ),
         },
     )
-    index = LabelIndex(taxonomy) if shortlist_k else None
+    index = LabelIndex(taxonomy.intents) if shortlist_k else None
     results: list[dict[str, Any]] = []
     interrupted = False
     try:
