@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -117,3 +118,65 @@ def test_serve_reports_an_unreadable_keys_file_with_exit_2(tmp_path):
         timeout=60,
     )
     assert r.returncode == 2 and "cannot read API keys file" in r.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split():
+            found += [int(child), *_children(int(child))]
+    return found
+
+
+def test_workers_share_the_keys_without_copying_them_into_the_environment(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    keys = tmp_path / "keys"
+    keys.write_text("k-worker-secret\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prellm",
+            "serve",
+            "--port",
+            str(port),
+            "--small",
+            "test/echo",
+            "--large",
+            "test/echo",
+            "--strategy",
+            "passthrough",
+            "--workers",
+            "2",
+            "--api-keys-file",
+            str(keys),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert "auth on (1 key(s))" in proc.stderr.readline()
+        assert "ready" in proc.stderr.readline() and "ready" in proc.stderr.readline()
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        body = {"model": "prellm:default", "messages": [{"role": "user", "content": "hi"}]}
+        for _ in range(6):  # a new connection each time: both workers answer
+            assert httpx.post(url, json=body, timeout=30).status_code == 401
+            r = httpx.post(
+                url, json=body, headers={"Authorization": "Bearer k-worker-secret"}, timeout=30
+            )
+            assert r.status_code == 200, r.text
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        for pid in [proc.pid, *workers]:
+            assert b"k-worker-secret" not in Path(f"/proc/{pid}/environ").read_bytes()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0

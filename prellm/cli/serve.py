@@ -96,6 +96,8 @@ def serve(
         click.echo(f"prellm: error: {exc}", err=True)
         sys.exit(2)
     os.environ[SETTINGS_ENV] = settings.to_env()
+    if api_keys_file:  # a path, not a secret: each worker reads the keys itself
+        os.environ["PRELLM_API_KEYS_FILE"] = os.path.abspath(api_keys_file)
     auth = (
         f"auth on ({len(settings.api_keys)} key(s))"
         if settings.api_keys

@@ -1,7 +1,9 @@
 """What the server is configured with: models, aliases, keys, limits.
 
 Settings travel to uvicorn workers as JSON in ``PRELLM_SERVER_SETTINGS``, so
-``--workers N`` processes all serve the same configuration.
+``--workers N`` processes all serve the same configuration. API keys never travel
+that way: each worker reads them where the user put them (``PRELLM_API_KEYS`` or
+the keys file), so no secret is copied into another environment variable.
 """
 
 from __future__ import annotations
@@ -50,11 +52,7 @@ class ServerSettings(BaseModel):
         return settings
 
     def to_env(self) -> str:
-        data = self.model_dump(mode="json")
-        data["api_keys"] = [k.get_secret_value() for k in self.api_keys]
-        import json
-
-        return json.dumps(data)
+        return self.model_dump_json(exclude={"api_keys"})
 
 
 def load_api_keys(keys_file: str | None = None) -> list[str]:
