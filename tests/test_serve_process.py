@@ -13,38 +13,33 @@ from pathlib import Path
 import httpx
 
 
-def test_serve_starts_answers_and_stops_on_sigterm(tmp_path, provider):
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    keys = tmp_path / "keys"
-    keys.write_text("# one key per line\nk-123\n")
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "OPENAI_API_BASE": provider.url,
-        "OPENAI_API_KEY": "sk-up",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prellm",
-            "serve",
-            "--port",
-            str(port),
-            "--small",
-            "test/echo",
-            "--large",
-            "test/echo",
-            "--strategy",
-            "passthrough",
-            "--api-keys-file",
-            str(keys),
-        ],
+        return s.getsockname()[1]
+
+
+def _serve(port: int, *args: str, **env: str) -> subprocess.Popen:
+    """``prellm serve`` on test/echo with passthrough, stderr piped for its status lines."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "prellm", "serve", "--port", str(port), "--small", "test/echo"]
+        + ["--large", "test/echo", "--strategy", "passthrough", *args],
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+    )
+
+
+def test_serve_starts_answers_and_stops_on_sigterm(tmp_path, provider):
+    port = _free_port()
+    keys = tmp_path / "keys"
+    keys.write_text("# one key per line\nk-123\n")
+    proc = _serve(
+        port,
+        "--api-keys-file",
+        str(keys),
+        OPENAI_API_BASE=provider.url,
+        OPENAI_API_KEY="sk-up",
     )
     try:
         first = proc.stderr.readline()
@@ -129,34 +124,10 @@ def _children(pid: int) -> list[int]:
 
 
 def test_workers_share_the_keys_without_copying_them_into_the_environment(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     keys = tmp_path / "keys"
     keys.write_text("k-worker-secret\n")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prellm",
-            "serve",
-            "--port",
-            str(port),
-            "--small",
-            "test/echo",
-            "--large",
-            "test/echo",
-            "--strategy",
-            "passthrough",
-            "--workers",
-            "2",
-            "--api-keys-file",
-            str(keys),
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc = _serve(port, "--workers", "2", "--api-keys-file", str(keys))
     try:
         assert "auth on (1 key(s))" in proc.stderr.readline()
         assert "ready" in proc.stderr.readline() and "ready" in proc.stderr.readline()
