@@ -331,3 +331,17 @@ def test_eval_compare_on_the_embedded_model():
     s = report["strategies"]
     assert s["passthrough"]["errors"] == 0 and s["classify"]["errors"] == 0
     assert s["classify"]["wins"] + s["classify"]["ties"] + s["classify"]["losses"] == 1
+
+
+def test_a_limited_sample_still_chooses_among_all_the_datasets_labels(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    small = register_function("all_labels", _labeller([]))
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nhello,greet\nmoney back,refund\nbye,farewell\n")
+    r = CliRunner().invoke(
+        cli, ["eval", "classify", str(data), "--small", small, "--limit", "1", "--json"]
+    )
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["items"] == 1
+    schema = recorded_requests(small)[0]["params"]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["intent"]["enum"] == ["farewell", "greet", "refund"]

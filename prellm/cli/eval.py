@@ -118,11 +118,13 @@ def eval_classify(
 
     try:
         small_model = resolve_models(small, small or "test/unused")[0]
-        rows = sample(load_dataset(dataset, text_column, label_column), limit, seed)
+        every = load_dataset(dataset, text_column, label_column)
+        rows = sample(every, limit, seed)
+        # Labels come from the whole dataset: a --limit sample must not shrink the choice.
         tax = (
             load_taxonomy(taxonomy)
             if taxonomy
-            else taxonomy_from_labels([r["label"] for r in rows])
+            else taxonomy_from_labels([r["label"] for r in every])
         )
         with _progress(f"classify {Path(dataset).name}") as progress:
             task = progress.add_task("items", total=len(rows))
