@@ -24,7 +24,13 @@ from pathlib import Path
 
 from prellm.config.schema import IntentSpec
 from prellm.eval.classify import OUT_OF_SCOPE, run_classify
-from prellm.eval.data import Taxonomy, load_dataset, sample, taxonomy_from_labels
+from prellm.eval.data import (
+    Taxonomy,
+    held_out_examples,
+    load_dataset,
+    sample,
+    taxonomy_from_labels,
+)
 from prellm.intents import LabelIndex, calibrate_oos_score
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets"
@@ -108,16 +114,9 @@ def main() -> None:
                 f"Banking77 {len(rows)} items, shortlist of {args.shortlist} by label names",
                 results["banking77_shortlist"],
             )
-        # Banking77's train split is not here: a few examples per label come from test items
-        # outside the evaluated sample, so no evaluated text is ever its own example.
-        evaluated = {r["text"] for r in rows}
-        examples: dict[str, list[str]] = defaultdict(list)
-        for r in load_dataset(path, "text", "category"):
-            if r["text"] not in evaluated and len(examples[r["label"]]) < args.examples:
-                examples[r["label"]].append(r["text"])
-        tax_ex = Taxonomy(
-            intents=[IntentSpec(name=lb, examples=examples[lb]) for lb in sorted(labels)]
-        )
+        # Banking77's train split is not here: examples come from test items outside the sample.
+        examples = held_out_examples(load_dataset(path, "text", "category"), rows, args.examples)
+        tax_ex = taxonomy_from_labels(labels, examples)
         print(f"Banking77 retrieval top-1 alone: {retrieval_top1(rows, tax_ex)}", flush=True)
         results["banking77_shortlist_examples"] = run_classify(
             rows,

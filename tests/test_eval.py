@@ -345,3 +345,31 @@ def test_a_limited_sample_still_chooses_among_all_the_datasets_labels(tmp_path, 
     assert json.loads(r.stdout)["items"] == 1
     schema = recorded_requests(small)[0]["params"]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["intent"]["enum"] == ["farewell", "greet", "refund"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--examples", "0"]])
+def test_a_derived_taxonomy_lends_unevaluated_items_to_the_shortlist(tmp_path, monkeypatch, extra):
+    monkeypatch.chdir(tmp_path)
+    small = register_function(f"lender{len(extra)}", _labeller([]))
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "text,label\n"
+        "please give my money back,refund\n"
+        "refund my money for the broken lamp,refund\n"
+        "hello there friend,greet\n"
+        "good morning friend,greet\n"
+        "where is my parcel,delivery\n"
+    )
+    r = CliRunner().invoke(
+        cli,
+        ["eval", "classify", str(data), "--small", small, "--shortlist", "2", "--json"]
+        + ["--limit", "1", "--seed", "3", *extra],
+    )
+    assert r.exit_code == 0, r.stderr
+    evaluated = recorded_requests(small)[0]["messages"][-1]["content"].split('Request: """')[1]
+    evaluated = evaluated.rstrip('"\n')
+    prompt = recorded_requests(small)[0]["messages"][-1]["content"].split("Request:")[0]
+    # Candidates come with examples from the dataset (unless --examples 0), never
+    # with the evaluated text itself.
+    assert ('(e.g. "' in prompt) == (not extra)
+    assert evaluated not in prompt

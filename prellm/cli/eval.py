@@ -90,6 +90,14 @@ def eval_group() -> None:
     help="With --shortlist and an out_of_scope label: retrieval score under which "
     "out_of_scope is offered first (calibrate it on held-out data).",
 )
+@click.option(
+    "--examples",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0, max=10),
+    help="With --shortlist and no --taxonomy: examples per label for retrieval, taken from "
+    "dataset items outside the evaluated sample.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.option(
     "--report",
@@ -107,6 +115,7 @@ def eval_classify(
     seed: int,
     shortlist: int | None,
     oos_score: float | None,
+    examples: int,
     as_json: bool,
     html_path: str | None,
 ) -> None:
@@ -114,18 +123,25 @@ def eval_classify(
     from ..config.settings import resolve_models
     from ..errors import PreLLMError
     from ..eval.classify import run_classify
-    from ..eval.data import load_dataset, load_taxonomy, sample, taxonomy_from_labels
+    from ..eval.data import (
+        held_out_examples,
+        load_dataset,
+        load_taxonomy,
+        sample,
+        taxonomy_from_labels,
+    )
 
     try:
         small_model = resolve_models(small, small or "test/unused")[0]
         every = load_dataset(dataset, text_column, label_column)
         rows = sample(every, limit, seed)
-        # Labels come from the whole dataset: a --limit sample must not shrink the choice.
-        tax = (
-            load_taxonomy(taxonomy)
-            if taxonomy
-            else taxonomy_from_labels([r["label"] for r in every])
-        )
+        if taxonomy:
+            tax = load_taxonomy(taxonomy)
+        else:
+            # Labels come from the whole dataset: a --limit sample must not shrink the choice.
+            # Retrieval needs words to match, so a shortlist borrows unevaluated items.
+            lent = held_out_examples(every, rows, examples) if shortlist and examples else None
+            tax = taxonomy_from_labels([r["label"] for r in every], lent)
         with _progress(f"classify {Path(dataset).name}") as progress:
             task = progress.add_task("items", total=len(rows))
             report = run_classify(

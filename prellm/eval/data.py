@@ -52,8 +52,30 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     return tax
 
 
-def taxonomy_from_labels(labels: list[str]) -> Taxonomy:
-    return Taxonomy(intents=[IntentSpec(name=lb) for lb in sorted(set(labels))])
+def taxonomy_from_labels(
+    labels: list[str], examples: dict[str, list[str]] | None = None
+) -> Taxonomy:
+    examples = examples or {}
+    return Taxonomy(
+        intents=[IntentSpec(name=lb, examples=examples.get(lb, [])) for lb in sorted(set(labels))]
+    )
+
+
+def held_out_examples(
+    rows: list[dict[str, str]], evaluated: list[dict[str, str]], per_label: int
+) -> dict[str, list[str]]:
+    """Up to ``per_label`` texts per label from ``rows``, none of them an evaluated text.
+
+    A labelled set without a train split can lend its other items as examples,
+    and no evaluated text is ever its own example.
+    """
+    skip = {r["text"] for r in evaluated}
+    found: dict[str, list[str]] = {}
+    for r in rows:
+        bucket = found.setdefault(r["label"], [])
+        if r["text"] not in skip and len(bucket) < per_label:
+            bucket.append(r["text"])
+    return found
 
 
 def load_dataset(
