@@ -19,11 +19,10 @@ import argparse
 import json
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from prellm.config.schema import IntentSpec
-from prellm.eval.classify import OUT_OF_SCOPE, run_classify
+from prellm.eval.classify import OUT_OF_SCOPE, SUMMARY_KEYS, run_classify
 from prellm.eval.data import (
     Taxonomy,
     held_out_examples,
@@ -47,20 +46,12 @@ def progress(name: str):
     return tick
 
 
-def show(name: str, report: dict) -> None:
-    keys = [
-        "items",
-        "accuracy",
-        "macro_f1",
-        "in_scope_accuracy",
-        "oos_detection_rate",
-        "valid_output_rate",
-        "fallbacks",
-        "latency_ms_p50",
-        "latency_ms_p95",
-        "small_tokens_out",
-    ]
-    print(f"{name}: " + ", ".join(f"{k}={report[k]}" for k in keys if k in report), flush=True)
+def measure(results: dict, key: str, title: str, rows: list[dict], tax: Taxonomy, **kw) -> None:
+    """Run the classify step over ``rows`` (cached per item), keep and print its figures."""
+    report = run_classify(rows, taxonomy=tax, on_item=progress(key), **kw)
+    results[key] = report
+    shown = ", ".join(f"{k}={report[k]}" for k in SUMMARY_KEYS if k in report)
+    print(f"{title}: {shown}", flush=True)
 
 
 def retrieval_top1(rows: list[dict], tax: Taxonomy, oos_score: float | None = None) -> float:
@@ -91,54 +82,56 @@ def main() -> None:
         help="Examples per label (held out from the evaluated sample)",
     )
     args = ap.parse_args()
-    results = {}
+    results: dict = {}
     if args.only in (None, "banking77"):
         path = SHARED / "banking77" / "test.csv"
-        rows = sample(load_dataset(path, "text", "category"), args.items, seed=0)
+        every = load_dataset(path, "text", "category")
+        rows = sample(every, args.items, seed=0)
         labels = json.loads((SHARED / "banking77" / "categories.json").read_text())
         tax = taxonomy_from_labels(labels)
-        results["banking77_full"] = run_classify(
-            rows, args.small, tax, dataset=str(path), on_item=progress("banking77 full")
+        name = f"Banking77 {len(rows)} items"
+        measure(
+            results,
+            "banking77_full",
+            f"{name}, 77 labels",
+            rows,
+            tax,
+            small=args.small,
+            dataset=str(path),
         )
-        show(f"Banking77 {len(rows)} items, 77 labels", results["banking77_full"])
         if args.names_shortlist:
-            results["banking77_shortlist"] = run_classify(
+            measure(
+                results,
+                "banking77_shortlist",
+                f"{name}, shortlist of {args.shortlist} by label names",
                 rows,
-                args.small,
                 tax,
+                small=args.small,
                 dataset=str(path),
                 shortlist_k=args.shortlist,
-                on_item=progress("banking77 shortlist"),
-            )
-            show(
-                f"Banking77 {len(rows)} items, shortlist of {args.shortlist} by label names",
-                results["banking77_shortlist"],
             )
         # Banking77's train split is not here: examples come from test items outside the sample.
-        examples = held_out_examples(load_dataset(path, "text", "category"), rows, args.examples)
-        tax_ex = taxonomy_from_labels(labels, examples)
+        tax_ex = taxonomy_from_labels(labels, held_out_examples(every, rows, args.examples))
         print(f"Banking77 retrieval top-1 alone: {retrieval_top1(rows, tax_ex)}", flush=True)
-        results["banking77_shortlist_examples"] = run_classify(
+        measure(
+            results,
+            "banking77_shortlist_examples",
+            f"{name}, shortlist of {args.shortlist} by {args.examples} held-out examples per label",
             rows,
-            args.small,
             tax_ex,
+            small=args.small,
             dataset=str(path),
             shortlist_k=args.shortlist,
-            on_item=progress("banking77 examples"),
-        )
-        show(
-            f"Banking77 {len(rows)} items, shortlist of {args.shortlist} by {args.examples} held-out examples per label",
-            results["banking77_shortlist_examples"],
         )
     if args.only in (None, "clinc150"):
         path = SHARED / "clinc150" / "data_full.json"
         data = json.loads(path.read_text())
-        examples = defaultdict(list)
-        for text, label in data["train"]:
-            if len(examples[label]) < args.examples:
-                examples[label].append(text)
+        train = [{"text": t, "label": lb} for t, lb in data["train"]]
+        in_scope = taxonomy_from_labels(
+            [r["label"] for r in train], held_out_examples(train, [], args.examples)
+        )
         tax = Taxonomy(
-            intents=[IntentSpec(name=lb, examples=ex) for lb, ex in sorted(examples.items())]
+            intents=in_scope.intents
             + [
                 IntentSpec(
                     name=OUT_OF_SCOPE,
@@ -160,18 +153,16 @@ def main() -> None:
             f"retrieval top-1 alone: {retrieval_top1(rows, tax, oos_score)}",
             flush=True,
         )
-        results["clinc150_shortlist"] = run_classify(
+        measure(
+            results,
+            "clinc150_shortlist",
+            f"CLINC150 {args.items} in-scope + {args.oos} out-of-scope, shortlist of {args.shortlist}",
             rows,
-            args.small,
             tax,
+            small=args.small,
             dataset=str(path),
             shortlist_k=args.shortlist,
             oos_score=oos_score,
-            on_item=progress("clinc150"),
-        )
-        show(
-            f"CLINC150 {args.items} in-scope + {args.oos} out-of-scope, shortlist of {args.shortlist}",
-            results["clinc150_shortlist"],
         )
     print(json.dumps(results, indent=2), file=sys.stderr)
 

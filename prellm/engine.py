@@ -82,6 +82,8 @@ class PreLLM:
         self.llm_kwargs = {**cfg_large_kwargs, **llm_kwargs}
         self._prompts = prompts or cfg.prompts
         self._intents = intents or cfg.intents
+        # The intents file's shortlist; intents given to the engine directly are offered whole.
+        self.intent_shortlist = None if intents else cfg.intent_shortlist
         self.sanitize = cfg.file.sanitize if sanitize is None else sanitize
         # The usage ledger is on unless turned off (budget=False or PRELLM_NO_LEDGER=1).
         if budget is True:

@@ -41,7 +41,7 @@ class LabelIndex:
 
     def __init__(self, intents: Sequence[IntentSpec]) -> None:
         self._docs: list[tuple[str, str | None, Counter[str], int]] = []
-        self._described = {lb.name: lb.description or lb.name.replace("_", " ") for lb in intents}
+        self._described = {lb.name: lb.as_prompt_item()["description"] for lb in intents}
         for lb in intents:
             head = stems(f"{lb.name} {lb.description}")
             self._docs.append((lb.name, None, Counter(head), len(head)))
@@ -54,7 +54,7 @@ class LabelIndex:
         for *_, tf, _len in self._docs:
             df.update(tf.keys())
         self._idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
-        self._avg_len = sum(d[3] for d in self._docs) / n if n else 1.0
+        self._avg_len = (sum(d[3] for d in self._docs) / n if n else 0.0) or 1.0
 
     def rank(self, text: str, k: int) -> list[Candidate]:
         """The k best labels for ``text``, best first, each with its closest example."""
@@ -64,7 +64,7 @@ class LabelIndex:
             score = 0.0
             for w in query & tf.keys():
                 f = tf[w]
-                norm = f + _K1 * (1 - _B + _B * length / (self._avg_len or 1))
+                norm = f + _K1 * (1 - _B + _B * length / self._avg_len)
                 score += self._idf[w] * f * (_K1 + 1) / norm
             per_label[name].append((score, example))
         ranked = []

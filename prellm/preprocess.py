@@ -53,9 +53,8 @@ async def preprocess(
     hide = guard.redact if guard and not providers.is_free(small) else _same
     kwargs = {**engine.small_kwargs, **(small_kwargs or {})}
     intents = engine.intents
-    # The intents file's shortlist; intents given to the engine directly are offered whole.
-    if engine.config.intent_shortlist and engine.intents is engine.config.intents:
-        index, k = engine.config.intent_shortlist
+    if engine.intent_shortlist:
+        index, k = engine.intent_shortlist
         intents = index.shortlist(conv.query, k)
     if pipeline:
         run = await run_pipeline(

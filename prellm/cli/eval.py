@@ -122,7 +122,7 @@ def eval_classify(
     """Run the classify step over DATASET (CSV or JSONL) and report accuracy, macro-F1 and more."""
     from ..config.settings import resolve_models
     from ..errors import PreLLMError
-    from ..eval.classify import run_classify
+    from ..eval.classify import SUMMARY_KEYS, run_classify
     from ..eval.data import (
         held_out_examples,
         load_dataset,
@@ -157,19 +157,7 @@ def eval_classify(
     except PreLLMError as exc:
         click.echo(f"prellm: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    keys = [
-        "items",
-        "accuracy",
-        "macro_f1",
-        "in_scope_accuracy",
-        "oos_detection_rate",
-        "valid_output_rate",
-        "fallbacks",
-        "small_tokens_out",
-        "latency_ms_p50",
-        "latency_ms_p95",
-    ]
-    table = [{k.replace("_", " "): report[k] for k in keys if k in report}]
+    table = [{k.replace("_", " "): report[k] for k in SUMMARY_KEYS if k in report}]
     _finish(
         report,
         as_json,

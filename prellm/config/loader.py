@@ -188,7 +188,7 @@ def _load(found: Path | None, domain: str | None) -> Config:
         names = [i.name for i in intents]
         if len(set(names)) != len(names):
             raise ConfigError(f"{rel(cfg.file.intents)}: duplicate intent names")
-        cfg.intents = [{"name": i.name, "description": i.description or i.name} for i in intents]
+        cfg.intents = [i.as_prompt_item() for i in intents]
         if taxonomy.shortlist and len(intents) > taxonomy.shortlist:
             from ..intents import LabelIndex
 

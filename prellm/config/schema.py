@@ -146,6 +146,10 @@ class IntentSpec(Strict):
     description: str = ""
     examples: list[str] = Field(default_factory=list, max_length=10)
 
+    def as_prompt_item(self) -> dict[str, str]:
+        """How the small model's prompt lists it: the name, and the description or a readable name."""
+        return {"name": self.name, "description": self.description or self.name.replace("_", " ")}
+
 
 class IntentsFile(Strict):
     intents: list[IntentSpec] = Field(min_length=2)

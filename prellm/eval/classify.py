@@ -25,6 +25,19 @@ from .cache import ItemCache
 from .data import Taxonomy
 
 OUT_OF_SCOPE = "out_of_scope"
+# The headline figures of a classify report, in the order they are shown.
+SUMMARY_KEYS = (
+    "items",
+    "accuracy",
+    "macro_f1",
+    "in_scope_accuracy",
+    "oos_detection_rate",
+    "valid_output_rate",
+    "fallbacks",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "small_tokens_out",
+)
 
 
 async def classify_item(
@@ -33,19 +46,17 @@ async def classify_item(
     taxonomy: Taxonomy,
     prompts: PromptRegistry,
     *,
-    index: LabelIndex | None,
-    shortlist_k: int | None,
+    shortlist: tuple[LabelIndex, int] | None,
     oos_score: float | None = None,
     seed: int,
 ) -> dict[str, Any]:
-    if index is None:
+    if shortlist is None:
         # On 77+ labels, examples would swamp a small model's prompt.
-        intents = taxonomy.as_intents(with_examples=False)
+        intents = taxonomy.as_intents()
     else:
+        index, k = shortlist
         fallback = OUT_OF_SCOPE if OUT_OF_SCOPE in taxonomy.names() else None
-        intents = index.shortlist(
-            text, shortlist_k or 10, fallback=fallback, fallback_score=oos_score
-        )
+        intents = index.shortlist(text, k, fallback=fallback, fallback_score=oos_score)
     t0 = time.perf_counter()
     outcome = await analyse(
         get_strategy("classify"),
@@ -110,7 +121,7 @@ def run_classify(
             ),
         },
     )
-    index = LabelIndex(taxonomy.intents) if shortlist_k else None
+    shortlist = (LabelIndex(taxonomy.intents), shortlist_k) if shortlist_k else None
     results: list[dict[str, Any]] = []
     interrupted = False
     try:
@@ -123,8 +134,7 @@ def run_classify(
                         small,
                         taxonomy,
                         prompts,
-                        index=index,
-                        shortlist_k=shortlist_k,
+                        shortlist=shortlist,
                         oos_score=oos_score,
                         seed=seed,
                     )

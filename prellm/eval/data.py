@@ -21,14 +21,8 @@ class Taxonomy(IntentsFile):
     def names(self) -> list[str]:
         return [i.name for i in self.intents]
 
-    def as_intents(self, with_examples: bool = True) -> list[dict[str, str]]:
-        out = []
-        for lb in self.intents:
-            desc = lb.description or lb.name.replace("_", " ")
-            if lb.examples and with_examples:
-                desc += f' (e.g. "{lb.examples[0]}")'  # one example: the prompt stays short
-            out.append({"name": lb.name, "description": desc})
-        return out
+    def as_intents(self) -> list[dict[str, str]]:
+        return [lb.as_prompt_item() for lb in self.intents]
 
 
 def _validation(source: str, exc: ValidationError) -> ConfigError:
