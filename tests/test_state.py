@@ -150,7 +150,7 @@ def test_no_overshoot_with_20_concurrent_requests_from_two_processes(provider, t
         return "ok"
 
     provider.responder = slow
-    from prellm.bookkeeping import estimate_cost
+    from prellm.request.admit import estimate_cost
 
     estimate = estimate_cost("test/echo", PRICED, "hello", {"max_tokens": 100})
     limit = estimate * 5.5

@@ -108,7 +108,7 @@ def doctor(
     except PreLLMError as exc:
         c.add("shipped prompts, intents and rules", False, str(exc), "reinstall prellm")
     # 2. models
-    from ..config.settings import embedded_installed, resolve_models
+    from ..providers import embedded_installed, is_embedded, is_free, resolve_models
 
     s: str | None
     lg: str | None
@@ -140,18 +140,12 @@ def doctor(
     else:
         c.add(
             "embedded model",
-            s is not None
-            and not (s or "").startswith("local/")
-            and not (lg or "").startswith("local/"),
+            s is not None and not is_embedded(s) and not is_embedded(lg or ""),
             "not installed",
             "pip install 'prellm[local]' (or configure remote models)",
         )
     for role, model in (("small", s), ("large", lg)):
-        if (
-            model is None
-            or model.startswith(("local/", "test/"))
-            or (role == "large" and model == s)
-        ):
+        if model is None or is_free(model) or (role == "large" and model == s):
             continue
         from .. import providers
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .main import STRATEGIES, cli
+from .main import cli
+from .params import strategy_names
 
 
 def _progress(total_hint: str) -> Any:
@@ -120,7 +121,6 @@ def eval_classify(
     html_path: str | None,
 ) -> None:
     """Run the classify step over DATASET (CSV or JSONL) and report accuracy, macro-F1 and more."""
-    from ..config.settings import resolve_models
     from ..errors import PreLLMError
     from ..eval.classify import SUMMARY_KEYS, run_classify
     from ..eval.data import (
@@ -130,6 +130,7 @@ def eval_classify(
         sample,
         taxonomy_from_labels,
     )
+    from ..providers import resolve_models
 
     try:
         small_model = resolve_models(small, small or "test/unused")[0]
@@ -203,13 +204,13 @@ def eval_compare(
     html_path: str | None,
 ) -> None:
     """Run each strategy on TASKS (YAML/JSONL, or 'builtin') and score the answers."""
-    from ..config.settings import resolve_models
     from ..errors import PreLLMError
     from ..eval.compare import run_compare
     from ..eval.data import load_tasks, sample
+    from ..providers import resolve_models
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
-    bad = [s for s in names if s not in STRATEGIES]
+    bad = [s for s in names if s not in strategy_names()]
     if bad:
         raise click.BadParameter(f"unknown strategy {bad[0]!r}", param_hint="--strategies")
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-STRATEGIES = ("auto", "classify", "structure", "split", "enrich", "passthrough")
+from .params import STRATEGY
 
 
 class DefaultToQuery(click.Group):
@@ -57,7 +57,7 @@ def cli() -> None:
 @click.option(
     "--strategy",
     "-s",
-    type=click.Choice(STRATEGIES),
+    type=STRATEGY,
     default=None,
     help="How the prompt is rewritten [default: from the config, else auto].",
 )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
-from .main import STRATEGIES, cli
+from .main import cli
+from .params import STRATEGY
 
 
 @cli.command()
@@ -20,7 +22,19 @@ from .main import STRATEGIES, cli
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--small", metavar="MODEL", help="Default small model.")
 @click.option("--large", metavar="MODEL", help="Default large model.")
-@click.option("--strategy", "-s", type=click.Choice(STRATEGIES), default="auto", show_default=True)
+@click.option(
+    "--strategy",
+    "-s",
+    type=STRATEGY,
+    default=None,
+    help="Default strategy [default: prellm.yaml's strategy or pipeline, else auto].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="prellm.yaml (default: PRELLM_CONFIG, ./prellm.yaml, ~/.config/prellm/prellm.yaml).",
+)
 @click.option(
     "--alias",
     "aliases",
@@ -52,7 +66,8 @@ def serve(
     port: int,
     small: str | None,
     large: str | None,
-    strategy: str,
+    strategy: str | None,
+    config_path: str | None,
     aliases: tuple[str, ...],
     api_keys_file: str | None,
     cors: tuple[str, ...],
@@ -63,35 +78,29 @@ def serve(
 ) -> None:
     """Serve an OpenAI-compatible API (/v1/chat/completions) that preprocesses every request."""
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
-        from ..errors import ConfigError
-        from ..server.settings import SETTINGS_ENV, ModelPair, ServerSettings, load_api_keys
+        from ..server.settings import SETTINGS_ENV, ServerSettings
     except ImportError:
         click.echo(
             "prellm: error: the server needs its extra: pip install 'prellm[server]'", err=True
         )
         sys.exit(2)
+    from ..errors import ConfigError
+
     try:
-        pairs = {}
-        for a in aliases:
-            name, sep, spec = a.partition("=")
-            small_m, arrow, large_m = spec.replace("→", "->").partition("->")
-            if not sep or not arrow or not name.strip():
-                raise click.BadParameter(f"{a!r}: expected NAME=SMALL->LARGE", param_hint="--alias")
-            pairs[name.strip()] = ModelPair(
-                small=small_m.strip() or None, large=large_m.strip() or None
-            )
         settings = ServerSettings(
             small=small,
             large=large,
             strategy=strategy,
-            aliases=pairs,
-            api_keys=load_api_keys(api_keys_file),
+            config=os.path.abspath(config_path) if config_path else None,
+            aliases=_aliases(aliases),
+            api_keys=_keys(api_keys_file),
             cors_origins=list(cors),
             max_body_bytes=max_body_bytes,
             trace=trace,
         )
+        _check_config(settings.config)
     except ConfigError as exc:
         click.echo(f"prellm: error: {exc}", err=True)
         sys.exit(2)
@@ -106,7 +115,42 @@ def serve(
     click.echo(
         f"prellm: serving OpenAI-compatible API on http://{host}:{port}/v1 · {auth}", err=True
     )
+    _run(host, port, workers, verbose)
+
+
+def _aliases(aliases: tuple[str, ...]) -> dict[str, Any]:
+    from ..server.settings import ModelPair
+
+    pairs = {}
+    for a in aliases:
+        name, sep, spec = a.partition("=")
+        small_m, arrow, large_m = spec.replace("→", "->").partition("->")
+        if not sep or not arrow or not name.strip():
+            raise click.BadParameter(f"{a!r}: expected NAME=SMALL->LARGE", param_hint="--alias")
+        pairs[name.strip()] = ModelPair(
+            small=small_m.strip() or None, large=large_m.strip() or None
+        )
+    return pairs
+
+
+def _keys(api_keys_file: str | None) -> list[Any]:
+    from ..server.settings import load_api_keys
+
+    return list(load_api_keys(api_keys_file))
+
+
+def _check_config(path: str | None) -> None:
+    """A bad prellm.yaml stops the server here, not at its first request."""
+    from ..config.loader import load_config
+    from ..pipelines.check import check_config
+
+    check_config(load_config(path))
+
+
+def _run(host: str, port: int, workers: int, verbose: bool) -> None:
     import signal
+
+    import uvicorn
 
     def stopped(signum: int, frame: object) -> None:
         # uvicorn has already drained in-flight requests when it re-raises the signal.

@@ -88,6 +88,8 @@ class Config:
     sensitive_rules: tuple[Any, ...] | None = None  # None: the shipped rules
     pipelines: dict[str, PipelineSpec] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)  # every file read, to notice edits
+    # (source, its text, the pipelines it defines): checked by prellm.pipelines.check
+    pipeline_sources: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def model(self, role: str) -> tuple[str | None, dict[str, Any]]:
         spec = getattr(self.file, role)
@@ -167,17 +169,12 @@ def _load(found: Path | None, domain: str | None) -> Config:
     cfg.pipelines = dict(
         parse_model(shipped, PipelinesFile, "prellm/data/pipelines.yaml").pipelines
     )
-    from ..pipelines.runner import check_pipelines
-
-    check_pipelines(cfg.pipelines, cfg.prompts, cfg.schemas, "prellm/data/pipelines.yaml", shipped)
+    cfg.pipeline_sources.append(("prellm/data/pipelines.yaml", shipped, tuple(cfg.pipelines)))
     if cfg.file.pipelines:
         path = rel(cfg.file.pipelines)
         cfg.pipelines.update(load_model(path, PipelinesFile).pipelines)
-        check_pipelines(
-            cfg.pipelines, cfg.prompts, cfg.schemas, str(path), path.read_text(encoding="utf-8")
-        )
-    if cfg.file.pipeline and cfg.file.pipeline not in cfg.pipelines:
-        raise ConfigError(f"{cfg.path}: pipeline: unknown pipeline {cfg.file.pipeline!r}")
+        text = path.read_text(encoding="utf-8")
+        cfg.pipeline_sources.append((str(path), text, tuple(cfg.pipelines)))
     if cfg.file.sensitive_rules:
         from ..safety.filter import load_rules
 

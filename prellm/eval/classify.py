@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..analysis import analyse
 from ..config.prompts import PromptRegistry
 from ..errors import ConfigError
 from ..intents import LabelIndex
+from ..request.analyse import strategy_analysis
 from ..strategies import get_strategy
 from . import metrics
 from .cache import ItemCache
@@ -58,7 +58,7 @@ async def classify_item(
         fallback = OUT_OF_SCOPE if OUT_OF_SCOPE in taxonomy.names() else None
         intents = index.shortlist(text, k, fallback=fallback, fallback_score=oos_score)
     t0 = time.perf_counter()
-    outcome = await analyse(
+    outcome = await strategy_analysis(
         get_strategy("classify"),
         small,
         prompts=prompts,

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import providers
-from ..analysis import extract_json
 from ..engine import PreLLM
 from ..errors import PreLLMError
+from ..structured import extract_json
 from .cache import ItemCache
 from .data import Checks, Task
 

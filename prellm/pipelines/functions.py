@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .runner import Run
+    from .run import Run
 
 
 def match_rules(run: Run) -> dict[str, Any] | None:

@@ -28,16 +28,40 @@ from ..errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
+from ..models import StageRecord
+from .resolve import (
+    DEFAULT_LOCAL_MODEL,
+    LOCAL_PREFIX,
+    embedded_installed,
+    is_embedded,
+    is_free,
+    resolve_models,
+)
 
 # Use the price table shipped with litellm instead of fetching one over the network at
 # import. Set here, before any module of this package (the custom providers) imports litellm.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+__all__ = [
+    "DEFAULT_LOCAL_MODEL",
+    "Completion",
+    "acomplete",
+    "astream",
+    "check_model",
+    "completion_params",
+    "cost_of",
+    "embedded_installed",
+    "is_embedded",
+    "is_free",
+    "json_response_format",
+    "litellm",
+    "ping",
+    "resolve_models",
+    "supports_response_schema",
+]
+
 log = logging.getLogger("prellm.providers")
 
-# Providers whose calls cost nothing and whose output we control.
-FREE_PREFIXES = ("local/", "test/")
-DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
 
 _litellm: Any = None
 _init_lock = threading.Lock()
@@ -97,9 +121,18 @@ class Completion:
     ms: float
     usage_estimated: bool = False
 
-
-def is_free(model: str) -> bool:
-    return model.startswith(FREE_PREFIXES)
+    def record(self, stage: str, role: str) -> StageRecord:
+        """This call as one stage of a request's account."""
+        return StageRecord(
+            stage=stage,
+            model=self.model,
+            role=role,  # type: ignore[arg-type]
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost_usd=self.cost_usd,
+            ms=self.ms,
+            finish_reason=self.finish_reason,
+        )
 
 
 def cost_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -177,10 +210,10 @@ def _map_error(model: str, exc: BaseException) -> PreLLMError:
 
 def _prepare(model: str) -> None:
     """Fail fast, with a fix, when the embedded model cannot be used."""
-    if model.startswith("local/"):
+    if is_embedded(model):
         from .embedded import get_runtime
 
-        get_runtime(model.removeprefix("local/"))
+        get_runtime(model.removeprefix(LOCAL_PREFIX))
 
 
 def _call_kwargs(
@@ -198,7 +231,7 @@ async def acomplete(model: str, messages: list[dict[str, Any]], **params: Any) -
     ll = litellm()
     t0 = time.perf_counter()
     try:
-        if model.startswith("local/"):
+        if is_embedded(model):
             await asyncio.to_thread(_prepare, model)
         resp = await ll.acompletion(**_call_kwargs(model, messages, params))
     except Exception as exc:
@@ -235,7 +268,7 @@ async def astream(
     usage = None
     finish = None
     try:
-        if model.startswith("local/"):
+        if is_embedded(model):
             await asyncio.to_thread(_prepare, model)
         stream = await ll.acompletion(
             **_call_kwargs(model, messages, params),
@@ -290,3 +323,45 @@ async def ping(model: str, timeout: float) -> str | None:
     except PreLLMError as exc:
         return str(exc)
     return None
+
+
+async def check_model(model: str, timeout: float) -> dict[str, Any]:
+    """Can ``model`` answer now? ``{"model", "ok", "detail"}``, bounded by ``timeout``.
+
+    The test provider always can; the embedded model is loaded (seconds, the first
+    time); anything else gets a real 1-token call.
+    """
+    import asyncio as _asyncio
+
+    if is_free(model) and not is_embedded(model):
+        return {"model": model, "ok": True, "detail": "test provider"}
+    if is_embedded(model):
+        from .embedded import get_runtime
+
+        try:
+            await _asyncio.wait_for(
+                _asyncio.to_thread(get_runtime, model.removeprefix(LOCAL_PREFIX)),
+                timeout=max(timeout, 60),
+            )
+        except (PreLLMError, TimeoutError) as exc:
+            return {"model": model, "ok": False, "detail": str(exc) or "timed out loading"}
+        return {"model": model, "ok": True, "detail": "embedded model loaded"}
+    cause = await ping(model, timeout)
+    return {"model": model, "ok": cause is None, "detail": cause or "reachable"}
+
+
+_params: frozenset[str] | None = None
+
+
+def completion_params() -> frozenset[str]:
+    """Every keyword litellm's ``completion()`` accepts: its own arguments and litellm's list."""
+    global _params
+    if _params is None:
+        import inspect
+
+        ll = litellm()
+        from litellm.types.utils import all_litellm_params
+
+        named = set(inspect.signature(ll.completion).parameters) - {"model", "messages", "kwargs"}
+        _params = frozenset(named | set(all_litellm_params)) - {"stream"}
+    return _params

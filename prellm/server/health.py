@@ -1,45 +1,24 @@
-"""Readiness: can the configured models be reached? Each check is bounded by a short timeout."""
+"""Readiness: can the models a default request would use answer? Each check is bounded."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from ..config.settings import resolve_models
+from .. import providers
 from ..errors import PreLLMError
-from .settings import ServerSettings
+from .engines import EnginePool
 
 
-async def _check(model: str, timeout: float) -> dict[str, Any]:
-    if model.startswith("test/"):
-        return {"model": model, "ok": True, "detail": "test provider"}
-    if model.startswith("local/"):
-        from ..providers.embedded import get_runtime
-
-        try:
-            # Loads the model on first use (seconds), then answers at once.
-            await asyncio.wait_for(
-                asyncio.to_thread(get_runtime, model.removeprefix("local/")),
-                timeout=max(timeout, 60),
-            )
-        except (PreLLMError, TimeoutError) as exc:
-            return {"model": model, "ok": False, "detail": str(exc) or "timed out loading"}
-        return {"model": model, "ok": True, "detail": "embedded model loaded"}
-    from .. import providers
-
-    cause = await providers.ping(model, timeout)
-    return {"model": model, "ok": cause is None, "detail": cause or "reachable"}
-
-
-async def check_models(settings: ServerSettings) -> list[dict[str, Any]]:
+async def check_models(pool: EnginePool, timeout: float) -> list[dict[str, Any]]:
+    """One check per model the default engine resolves (prellm.yaml, environment, flags)."""
     try:
-        small, large, _ = resolve_models(settings.small, settings.large)
+        small, large, _ = pool.default().models
     except PreLLMError as exc:
         return [{"model": None, "ok": False, "detail": str(exc)}]
     models = [small] if small == large else [small, large]
-    results = await asyncio.gather(*[_check(m, settings.readiness_timeout_s) for m in models])
-    for r, role in zip(
-        results, ["small", "large"] if len(models) == 2 else ["small+large"], strict=True
-    ):
+    results = await asyncio.gather(*[providers.check_model(m, timeout) for m in models])
+    roles = ["small", "large"] if len(models) == 2 else ["small+large"]
+    for r, role in zip(results, roles, strict=True):
         r["role"] = role
     return list(results)

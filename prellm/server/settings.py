@@ -30,7 +30,10 @@ class ServerSettings(BaseModel):
     large: str | None = Field(
         None, description="Default large model; None: PRELLM_LARGE_MODEL or embedded"
     )
-    strategy: str = "auto"
+    strategy: str | None = Field(
+        None, description="Default strategy; None: prellm.yaml's strategy/pipeline, else auto"
+    )
+    config: str | None = Field(None, description="prellm.yaml; None: discovered as usual")
     aliases: dict[str, ModelPair] = Field(default_factory=dict, description="model name -> pair")
     api_keys: list[SecretStr] = Field(
         default_factory=list, description="Bearer keys; empty: no auth"

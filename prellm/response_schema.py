@@ -1,24 +1,21 @@
-"""ResponseValidator: a schema from schemas.yaml becomes a JSON Schema and a Pydantic model;
-the large model is asked for it, its answer validated, and re-asked once with the errors
-(as Instructor does)."""
+"""Response schemas: a schemas.yaml entry (or a dict, or a Pydantic model) becomes a
+Pydantic model and a JSON Schema; the large model is asked for it through the one
+JSON call (``prellm.structured``), as Instructor does."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import Field, create_model
 
-from .analysis import extract_json
 from .config.schema import FieldSpec, ResponseSchemaSpec
 from .errors import ConfigError
+from .structured import compact_schema
 
 
 def _annotation(spec: FieldSpec) -> Any:
-    from typing import Literal
-
     if spec.enum:
         return Literal[tuple(spec.enum)]  # type: ignore[valid-type]
     if spec.type == "array":
@@ -52,29 +49,7 @@ def model_of(name: str, spec: ResponseSchemaSpec) -> type[pydantic.BaseModel]:
     return model
 
 
-def json_schema_of(name: str, spec: ResponseSchemaSpec) -> dict[str, Any]:
-    from .analysis import compact_schema
-
-    return compact_schema(model_of(name, spec))
-
-
-def validate_answer(
-    model: type[pydantic.BaseModel], text: str
-) -> tuple[dict[str, Any] | None, str | None]:
-    """(parsed, None) or (None, the validation error in a line or two)."""
-    try:
-        return model.model_validate(extract_json(text)).model_dump(mode="json"), None
-    except ValueError as exc:  # includes pydantic.ValidationError and JSON errors
-        if isinstance(exc, pydantic.ValidationError):
-            errs = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'object'}: {e['msg']}"
-                for e in exc.errors()[:6]
-            )
-            return None, errs
-        return None, str(exc)
-
-
-@dataclass
+@dataclass(frozen=True)
 class SchemaRequest:
     name: str
     model: type[pydantic.BaseModel]
@@ -89,8 +64,6 @@ def schema_request(
     if schema is None:
         return None
     if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
-        from .analysis import compact_schema
-
         return SchemaRequest(schema.__name__, schema, compact_schema(schema))
     if isinstance(schema, str):
         spec = schemas.get(schema)
@@ -103,8 +76,5 @@ def schema_request(
             spec, name = ResponseSchemaSpec.model_validate(schema), "response"
         except pydantic.ValidationError as exc:
             raise ConfigError(f"invalid response schema: {exc.errors()[0]['msg']}") from None
-    return SchemaRequest(name, model_of(name, spec), json_schema_of(name, spec))
-
-
-def schema_instruction(name: str, schema: dict[str, Any]) -> str:
-    return f"Reply with one JSON object only, matching this JSON Schema ({name}):\n{json.dumps(schema, ensure_ascii=False)}"
+    model = model_of(name, spec)
+    return SchemaRequest(name, model, compact_schema(model))

@@ -1,0 +1,1 @@
+"""Checks of the package's own shape, run by the tests and CI (not part of the public API)."""

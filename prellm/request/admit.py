@@ -1,0 +1,69 @@
+"""Admit: the request is checked and its bookkeeping opened before anything is spent.
+
+The conversation is validated, the sensitive-data filter and the trace are set
+up, the session's memory is read, and the estimated cost is reserved against
+the budget (``BudgetExceededError`` here means no model was called).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..context import estimate_tokens
+from ..context.gather import join_context
+from ..messages import Conversation, text_of
+from ..observability.trace import Trace
+from ..providers import cost_of
+from ..safety import SensitiveDataFilter
+from .deps import EngineDeps
+from .options import RunOptions
+from .state import RequestState
+
+PROMPT_OVERHEAD_TOKENS = 400  # preLLM's own instructions around the user's text
+DEFAULT_ANSWER_TOKENS = 1024  # assumed answer length when max_tokens is not set
+
+
+def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState:
+    state = RequestState(opts=opts, conv=Conversation.from_input(query, opts.messages))
+    sanitize = deps.sanitize if opts.sanitize is None else opts.sanitize
+    if sanitize:
+        state.guard = SensitiveDataFilter(deps.config.sensitive_rules)
+    if opts.trace if opts.trace is not None else deps.trace:
+        state.trace = Trace()
+        if state.guard:
+            state.trace.hide = state.guard.redact
+    state.user = opts.user or "default"
+    state.user_context = opts.user_context
+    if opts.session and deps.memory:
+        state.memory_text = deps.memory.context_text(state.user, opts.session, state.conv.query)
+        if prefs := deps.memory.preferences(state.user):
+            state.user_context = join_context(opts.user_context, prefs)
+    if deps.budget and deps.budget.limits.any():
+        request = {
+            **opts.llm_kwargs,
+            "messages": state.conv.messages,
+            "user_context": state.user_context,
+        }
+        estimate = estimate_cost(deps.small, deps.large, None, request)
+        state.reservation = deps.budget.reserve(
+            [deps.small, deps.large], estimate, api_key=opts.budget_key
+        )
+    return state
+
+
+def estimate_cost(small: str, large: str, query: str | None, kwargs: Mapping[str, Any]) -> float:
+    """An upper estimate of a request's cost, reserved against the budget before any call.
+
+    Prompt: the request's text (``query``, ``messages``, ``user_context`` in ``kwargs``)
+    at ~3.5 characters a token plus preLLM's overhead; answer: ``max_tokens`` or 1,024.
+    Models without a known price count as free.
+    """
+    messages = kwargs.get("messages") or []
+    text = (query or "") + " ".join(text_of(m.get("content")) for m in messages)
+    text += str(kwargs.get("user_context") or "")
+    prompt = estimate_tokens(text) + PROMPT_OVERHEAD_TOKENS
+    answer = int(kwargs.get("max_tokens") or DEFAULT_ANSWER_TOKENS)
+    large_cost = cost_of(large, prompt, answer) or 0.0
+    small_cost = cost_of(small, prompt, 400) or 0.0
+    return large_cost + small_cost

@@ -1,0 +1,118 @@
+"""A request's own options, typed; and the check that nothing unknown reaches a provider.
+
+preLLM's options are keyword-only parameters of ``run/arun/stream/astream`` and
+``preprocess_and_execute``. Everything else must be a parameter that litellm's
+``completion()`` accepts (``temperature``, ``api_base``, ``timeout``, ...);
+any other name is a ``ConfigError`` naming it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from ..errors import ConfigError
+
+UserContext = str | dict[str, Any] | None
+ResponseSchema = str | dict[str, Any] | type[pydantic.BaseModel] | None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One call's options (``None``: the engine's or configuration's default)."""
+
+    messages: list[dict[str, Any]] | None = None
+    strategy: str | None = None
+    user_context: UserContext = None
+    small_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    sanitize: bool | None = None
+    codebase_path: str | None = None
+    codebase_budget: int = 2000
+    collect_runtime: bool = False
+    response_schema: ResponseSchema = None
+    pipeline: str | None = None
+    trace: bool | None = None
+    session: str | None = None
+    user: str | None = None  # OpenAI's end-user id: memory's key, and sent to the provider
+    budget_key: str | None = None  # the caller's API key: spend is attributed to it
+    llm_kwargs: Mapping[str, Any] = field(default_factory=dict)  # checked litellm parameters
+
+
+def check_llm_kwargs(kwargs: Mapping[str, Any], where: str = "run()") -> dict[str, Any]:
+    """``kwargs`` if every name is a litellm ``completion()`` parameter, else a ConfigError."""
+    if not kwargs:
+        return {}
+    from ..providers import completion_params
+
+    known = completion_params()
+    unknown = sorted(k for k in kwargs if k not in known)
+    if unknown:
+        name = unknown[0]
+        options = list(inspect.signature(run_options).parameters)
+        close = difflib.get_close_matches(name, [*options, *known], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{where}: unknown option {name!r}: not a preLLM option nor a litellm "
+            f"completion() parameter{hint}"
+        )
+    return dict(kwargs)
+
+
+def run_options(
+    *,
+    messages: list[dict[str, Any]] | None = None,
+    strategy: str | None = None,
+    user_context: UserContext = None,
+    small_kwargs: Mapping[str, Any] | None = None,
+    sanitize: bool | None = None,
+    codebase_path: str | None = None,
+    codebase_budget: int = 2000,
+    collect_runtime: bool = False,
+    response_schema: ResponseSchema = None,
+    pipeline: str | None = None,
+    trace: bool | None = None,
+    session: str | None = None,
+    user: str | None = None,
+    budget_key: str | None = None,
+    **llm_kwargs: Any,
+) -> RunOptions:
+    """One call's options; every name not listed here must be a litellm parameter.
+
+    ``messages`` an OpenAI-style chat; ``strategy`` for this call; ``user_context``
+    facts the user gives; ``small_kwargs`` for the small model's call; ``sanitize``
+    the sensitive-data filter on/off; ``codebase_path``/``codebase_budget`` a project
+    summarised into the context; ``collect_runtime`` OS and tool facts;
+    ``response_schema`` a schemas.yaml name, a dict or a Pydantic model (the answer
+    comes back validated in ``result.parsed``); ``pipeline`` a configured pipeline;
+    ``trace`` write a Markdown trace; ``session``/``user`` memory; ``budget_key``
+    the caller's key the spend is attributed to.
+    """
+    return RunOptions(
+        messages=messages,
+        strategy=strategy,
+        user_context=user_context,
+        small_kwargs=dict(small_kwargs or {}),
+        sanitize=sanitize,
+        codebase_path=codebase_path,
+        codebase_budget=codebase_budget,
+        collect_runtime=collect_runtime,
+        response_schema=response_schema,
+        pipeline=pipeline,
+        trace=trace,
+        session=session,
+        user=user,
+        budget_key=budget_key,
+        llm_kwargs=check_llm_kwargs(llm_kwargs),
+    )
+
+
+def with_options(method: Any) -> inspect.Signature:
+    """``method``'s signature with ``**options`` spelled out as ``run_options``' parameters."""
+    own = [p for p in inspect.signature(method).parameters.values() if p.kind != p.VAR_KEYWORD]
+    extra = list(inspect.signature(run_options).parameters.values())
+    return inspect.signature(method).replace(parameters=[*own, *extra])
