@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import ipaddress
+import socket
+
 import pytest
 from recording_server import RecordingServer
 
@@ -25,6 +28,57 @@ def _isolated(monkeypatch, tmp_path):
     clear_recorded()
     yield
     clear_recorded()
+
+
+class NetworkBlocked(OSError):
+    """A test tried to reach a real remote provider: only 127.0.0.1 is allowed in tests."""
+
+
+BLOCKED: list[str] = []  # what tests tried to reach, for the test of this guard
+
+
+def _loopback(host: object) -> bool:
+    if host in (None, "localhost", b"localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _no_remote_providers(monkeypatch):
+    """Any connection beyond 127.0.0.1 fails: a test never calls a real remote provider.
+
+    The recording server (``provider``) listens on 127.0.0.1, so a test that wants an
+    upstream asks for it; everything else (a default OpenAI URL, a typo'd host) fails.
+    """
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def refuse(host: object) -> None:
+        BLOCKED.append(str(host))
+        raise NetworkBlocked(f"network access to {host} is blocked in tests (only 127.0.0.1)")
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _loopback(host):
+            refuse(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            refuse(address[0])
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address[0]):
+            refuse(address[0])
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""No import cycles in ``prellm/`` and no function over the length limit.
+"""No import cycles in ``prellm/``, imports one way between layers, no function over the limit.
 
 Every import counts: at module level, inside functions and under ``TYPE_CHECKING``.
 An edge goes to the module an import statement names (``from .a import b`` names
@@ -15,6 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MAX_FUNCTION_LINES = 80
+
+# One-way layers: modules under the first name never import those under the others.
+ADAPTERS = ("prellm.engine", "prellm.api", "prellm.server", "prellm.cli", "prellm.eval")
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("prellm.config", ("prellm.pipelines", "prellm.providers", "prellm.request", *ADAPTERS)),
+    ("prellm.providers", ("prellm.request", "prellm.pipelines", "prellm.strategies", *ADAPTERS)),
+    ("prellm.safety", ("prellm.providers", "prellm.request", *ADAPTERS)),
+    ("prellm.strategies", ("prellm.providers", "prellm.request", *ADAPTERS)),
+    ("prellm.pipelines", ("prellm.request", *ADAPTERS)),
+    ("prellm.request", ADAPTERS),
+]
 ROOT = Path(__file__).resolve().parents[1]  # the prellm package
 
 
@@ -105,6 +116,23 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def layer_violations(g: dict[str, set[str]]) -> list[str]:
+    """``a -> b`` for every import that goes the wrong way between layers."""
+    found = []
+    for module, targets in sorted(g.items()):
+        for layer, forbidden in LAYERS:
+            if not _under(module, layer):
+                continue
+            for target in sorted(targets):
+                if any(_under(target, f) for f in forbidden):
+                    found.append(f"{module} -> {target}")
+    return found
+
+
 def long_functions(root: Path = ROOT, limit: int = MAX_FUNCTION_LINES) -> Iterator[str]:
     """``path:line name (N lines)`` for every function longer than ``limit`` lines."""
     for path in sorted(root.rglob("*.py")):
@@ -119,7 +147,9 @@ def long_functions(root: Path = ROOT, limit: int = MAX_FUNCTION_LINES) -> Iterat
 
 
 def main() -> int:
-    problems = [f"import cycle: {' <-> '.join(c)}" for c in cycles(graph())]
+    g = graph()
+    problems = [f"import cycle: {' <-> '.join(c)}" for c in cycles(g)]
+    problems += [f"import against the layers: {v}" for v in layer_violations(g)]
     problems += [f"function over {MAX_FUNCTION_LINES} lines: {f}" for f in long_functions()]
     for p in problems:
         print(p)

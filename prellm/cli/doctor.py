@@ -92,37 +92,65 @@ def doctor(
     small: str | None, large: str | None, timeout: float, skip_load: bool, as_json: bool
 ) -> None:
     """Check the shipped files, the embedded model, each configured provider and the databases."""
-    from ..errors import PreLLMError
-
     c = Checks()
-    # 1. shipped configuration
-    try:
-        from ..config.prompts import PromptRegistry
-        from ..config.resources import shipped_yaml
-        from ..safety.filter import default_rules
+    _check_shipped(c)
+    _check_models(c, small, large, timeout, skip_load)
+    _check_databases(c)
+    ok = all(r["ok"] for r in c.results)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "checks": c.results}, indent=2))
+    else:
+        for r in c.results:
+            click.echo(
+                f"{'✓' if r['ok'] else '✗'} {r['check']}: {r['detail']}"
+                + (f"\n    fix: {r['fix']}" if r["fix"] else "")
+            )
+    sys.exit(0 if ok else 1)
 
+
+def _check_shipped(c: Checks) -> None:
+    from ..config.prompts import PromptRegistry
+    from ..config.resources import shipped_yaml
+    from ..errors import PreLLMError
+    from ..safety.filter import default_rules
+
+    try:
         PromptRegistry.default()
         shipped_yaml("intents.yaml")
         default_rules()
         c.add("shipped prompts, intents and rules", True, "valid")
     except PreLLMError as exc:
         c.add("shipped prompts, intents and rules", False, str(exc), "reinstall prellm")
-    # 2. models
-    from ..providers import embedded_installed, is_embedded, is_free, resolve_models
 
-    s: str | None
-    lg: str | None
+
+def _configured_models(
+    c: Checks, small: str | None, large: str | None
+) -> tuple[str | None, str | None]:
+    """The models a query would use: the engine's own resolution (flags, prellm.yaml, env)."""
+    from ..engine import PreLLM
+    from ..errors import PreLLMError
+
     try:
-        s, lg, _ = resolve_models(small, large)
+        s, lg, _ = PreLLM(small, large, budget=False).models
+        return s, lg
     except PreLLMError as exc:
-        s = lg = None
         c.add(
             "models configured",
             False,
             str(exc),
             "pip install 'prellm[local]' or set PRELLM_SMALL_MODEL / PRELLM_LARGE_MODEL",
         )
-    if embedded_installed():
+        return None, None
+
+
+def _check_models(
+    c: Checks, small: str | None, large: str | None, timeout: float, skip_load: bool
+) -> None:
+    from .. import providers
+    from ..errors import PreLLMError
+
+    s, lg = _configured_models(c, small, large)
+    if providers.embedded_installed():
         from ..providers.model_files import DEFAULT_EMBEDDED, embedded_model_path
 
         try:
@@ -140,15 +168,13 @@ def doctor(
     else:
         c.add(
             "embedded model",
-            s is not None and not is_embedded(s) and not is_embedded(lg or ""),
+            s is not None and not providers.is_embedded(s) and not providers.is_embedded(lg or ""),
             "not installed",
             "pip install 'prellm[local]' (or configure remote models)",
         )
     for role, model in (("small", s), ("large", lg)):
-        if model is None or is_free(model) or (role == "large" and model == s):
+        if model is None or providers.is_free(model) or (role == "large" and model == s):
             continue
-        from .. import providers
-
         err = asyncio.run(providers.ping(model, timeout))
         c.add(
             f"{role} model {model} reachable",
@@ -156,7 +182,10 @@ def doctor(
             err or "answered a 1-token request",
             f"check the provider's API key environment variable and network for {model}",
         )
-    # 3. databases
+
+
+def _check_databases(c: Checks) -> None:
+    from ..errors import PreLLMError
     from ..store import BudgetTracker, UserMemory
 
     for name, store in (("budget ledger", BudgetTracker()), ("user memory", UserMemory())):
@@ -171,13 +200,3 @@ def doctor(
             )
         except PreLLMError as exc:
             c.add(f"{name} database", False, str(exc), "move the file away or set PRELLM_DATA_DIR")
-    ok = all(r["ok"] for r in c.results)
-    if as_json:
-        click.echo(json.dumps({"ok": ok, "checks": c.results}, indent=2))
-    else:
-        for r in c.results:
-            click.echo(
-                f"{'✓' if r['ok'] else '✗'} {r['check']}: {r['detail']}"
-                + (f"\n    fix: {r['fix']}" if r["fix"] else "")
-            )
-    sys.exit(0 if ok else 1)

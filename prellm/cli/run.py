@@ -30,7 +30,6 @@ def run_query(
 
     from ..engine import PreLLM
     from ..errors import PreLLMError
-    from ..models import PreLLMResult, StageEvent
 
     err = Console(stderr=True, highlight=False)
     try:
@@ -67,29 +66,7 @@ def run_query(
             else:
                 sys.stdout.write(result.content.rstrip("\n") + "\n")
             return 0
-        final: PreLLMResult | None = None
-        wrote = False
-        shown: set[str] = set()
-        for event in engine.stream(**request):
-            if isinstance(event, str):
-                if not wrote:
-                    event = event.lstrip()  # models often open with a space or newline
-                    if not event:
-                        continue
-                sys.stdout.write(event)
-                sys.stdout.flush()
-                wrote = True
-            elif isinstance(event, StageEvent):
-                if event.status == "notice":
-                    shown.add(event.detail["message"])
-                if not quiet:
-                    _progress(err, event)
-            elif isinstance(event, PreLLMResult):
-                final = event
-        if wrote:
-            sys.stdout.write("\n")
-        assert final is not None
-        result = final
+        result, shown = _streamed(engine, request, err, quiet)
         _notices(err, result, quiet, skip=shown)
         _trace_tree(err, result)
         if not quiet:
@@ -111,6 +88,35 @@ def run_query(
             f"prellm: internal error: {type(exc).__name__}: {exc} (run with --debug for a traceback)",
         )
         return 1
+
+
+def _streamed(engine: Any, request: dict[str, Any], err: Any, quiet: bool) -> tuple[Any, set[str]]:
+    """Stream the answer to stdout and progress to stderr; the result and notices shown."""
+    from ..models import PreLLMResult, StageEvent
+
+    final: PreLLMResult | None = None
+    wrote = False
+    shown: set[str] = set()
+    for event in engine.stream(**request):
+        if isinstance(event, str):
+            if not wrote:
+                event = event.lstrip()  # models often open with a space or newline
+                if not event:
+                    continue
+            sys.stdout.write(event)
+            sys.stdout.flush()
+            wrote = True
+        elif isinstance(event, StageEvent):
+            if event.status == "notice":
+                shown.add(event.detail["message"])
+            if not quiet:
+                _progress(err, event)
+        elif isinstance(event, PreLLMResult):
+            final = event
+    if wrote:
+        sys.stdout.write("\n")
+    assert final is not None
+    return final, shown
 
 
 class _Null:

@@ -73,6 +73,71 @@ async def judge(judge_model: str, task: Task, first: str, second: str, seed: int
     return verdict if verdict in ("A", "B", "tie") else "tie"
 
 
+def _answer(
+    small: str, large: str, strategy: str, task: Task, key: str, kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """One strategy's answer to one task (an error is recorded, not raised)."""
+    item: dict[str, Any]
+    try:
+        r = PreLLM(small, large, strategy, budget=False).run(
+            task.query, user_context=task.context, **kwargs
+        )
+        item = {
+            "id": key,
+            "answer": r.content,
+            "tokens": r.usage["total"].total_tokens,
+            "cost_usd": r.cost_usd["total"],
+            "fallback": r.decomposition.fallback_reason,
+            "error": None,
+        }
+    except PreLLMError as exc:
+        item = {
+            "id": key,
+            "answer": "",
+            "tokens": 0,
+            "cost_usd": 0.0,
+            "fallback": None,
+            "error": str(exc),
+        }
+    passed, n, failures = score_checks(item["answer"], task.checks)
+    item.update({"checks_passed": passed, "checks_total": n, "failures": failures})
+    return item
+
+
+def _verdict(judge_model: str, task: Task, base: str, answer: str, seed: int) -> str:
+    """Win, loss or tie against ``base``, judged twice with the positions swapped."""
+    one = asyncio.run(judge(judge_model, task, base, answer, seed))
+    two = asyncio.run(judge(judge_model, task, answer, base, seed))
+    if (one, two) == ("B", "A"):
+        return "win"
+    if (one, two) == ("A", "B"):
+        return "loss"
+    return "tie"
+
+
+def _summary(items: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(items) or 1
+    checks_total = sum(i["checks_total"] for i in items)
+    verdicts = [i.get("verdict") for i in items if i.get("verdict")]
+    return {
+        "tasks": len(items),
+        "check_pass_rate": round(sum(i["checks_passed"] for i in items) / checks_total, 4)
+        if checks_total
+        else None,
+        "win_rate_vs_passthrough": round(
+            (verdicts.count("win") + 0.5 * verdicts.count("tie")) / len(verdicts), 4
+        )
+        if verdicts
+        else None,
+        "wins": verdicts.count("win"),
+        "ties": verdicts.count("tie"),
+        "losses": verdicts.count("loss"),
+        "errors": sum(bool(i["error"]) for i in items),
+        "tokens_per_task": round(sum(i["tokens"] for i in items) / n, 1),
+        "cost_usd": round(sum(i["cost_usd"] or 0 for i in items), 6),
+    }
+
+
 def run_compare(
     tasks: list[Task],
     small: str,
@@ -98,9 +163,7 @@ def run_compare(
         },
     )
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in strategies}
-    total = len(tasks) * len(strategies)
-    done = 0
-    interrupted = False
+    total, done, interrupted = len(tasks) * len(strategies), 0, False
     kwargs = {"temperature": 0, "seed": seed, **({"max_tokens": max_tokens} if max_tokens else {})}
     try:
         for task in tasks:
@@ -109,42 +172,12 @@ def run_compare(
                 key = f"{task.id}:{strategy}"
                 item = cache.get(key)
                 if item is None:
-                    try:
-                        r = PreLLM(small, large, strategy, budget=False).run(
-                            task.query, user_context=task.context, **kwargs
-                        )
-                        item = {
-                            "id": key,
-                            "answer": r.content,
-                            "tokens": r.usage["total"].total_tokens,
-                            "cost_usd": r.cost_usd["total"],
-                            "fallback": r.decomposition.fallback_reason,
-                            "error": None,
-                        }
-                    except PreLLMError as exc:
-                        item = {
-                            "id": key,
-                            "answer": "",
-                            "tokens": 0,
-                            "cost_usd": 0.0,
-                            "fallback": None,
-                            "error": str(exc),
-                        }
-                    passed, n, failures = score_checks(item["answer"], task.checks)
-                    item.update({"checks_passed": passed, "checks_total": n, "failures": failures})
+                    item = _answer(small, large, strategy, task, key, kwargs)
                     if judge_model and strategy != "passthrough" and not item["error"]:
                         base = answers.get("passthrough") or (
                             cache.get(f"{task.id}:passthrough") or {}
                         ).get("answer", "")
-                        one = asyncio.run(judge(judge_model, task, base, item["answer"], seed))
-                        two = asyncio.run(judge(judge_model, task, item["answer"], base, seed))
-                        item["verdict"] = (
-                            "win"
-                            if (one, two) == ("B", "A")
-                            else "loss"
-                            if (one, two) == ("A", "B")
-                            else "tie"
-                        )
+                        item["verdict"] = _verdict(judge_model, task, base, item["answer"], seed)
                     cache.put(item)
                 answers[strategy] = item["answer"]
                 rows[strategy].append(item)
@@ -153,34 +186,12 @@ def run_compare(
                     on_item(done, total)
     except KeyboardInterrupt:
         interrupted = True
-    summary = {}
-    for strategy, items in rows.items():
-        n = len(items) or 1
-        checks_total = sum(i["checks_total"] for i in items)
-        verdicts = [i.get("verdict") for i in items if i.get("verdict")]
-        summary[strategy] = {
-            "tasks": len(items),
-            "check_pass_rate": round(sum(i["checks_passed"] for i in items) / checks_total, 4)
-            if checks_total
-            else None,
-            "win_rate_vs_passthrough": round(
-                (verdicts.count("win") + 0.5 * verdicts.count("tie")) / len(verdicts), 4
-            )
-            if verdicts
-            else None,
-            "wins": verdicts.count("win"),
-            "ties": verdicts.count("tie"),
-            "losses": verdicts.count("loss"),
-            "errors": sum(bool(i["error"]) for i in items),
-            "tokens_per_task": round(sum(i["tokens"] for i in items) / n, 1),
-            "cost_usd": round(sum(i["cost_usd"] or 0 for i in items), 6),
-        }
     return {
         "small": small,
         "large": large,
         "judge": judge_model,
         "interrupted": interrupted,
         "cache": str(cache.path),
-        "strategies": summary,
+        "strategies": {strategy: _summary(items) for strategy, items in rows.items()},
         "items": {s: items for s, items in rows.items()},
     }
