@@ -112,6 +112,7 @@ async def ask_json(
     stage: str,
     role: str,
     reply: Callable[[str], str] = _same,
+    deadline: float | None = None,
 ) -> JsonOutcome:
     """Ask ``model`` for JSON matching ``model_cls``; one repair turn if the reply is invalid.
 
@@ -133,7 +134,7 @@ async def ask_json(
     out = JsonOutcome()
     for attempt in (stage, f"{stage}_repair"):
         try:
-            c = await providers.acomplete(model, msgs, **call)
+            c = await providers.acomplete(model, msgs, deadline=deadline, **call)
         except ConfigError:
             raise
         except ProviderError as exc:

@@ -19,7 +19,6 @@ from prellm import ConfigError, PreLLM, ProviderError, preprocess_and_execute_sy
 from prellm._devtools import imports
 from prellm.providers.testing import recorded_requests
 
-
 # --- shape of the package -----------------------------------------------------------
 
 

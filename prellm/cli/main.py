@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from .. import __version__
 from .params import STRATEGY
 
 
@@ -27,9 +28,23 @@ class DefaultToQuery(click.Group):
             args = ["query"]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Every command's preLLM errors end the same way: one line, exit 2 or 1."""
+        from ..errors import PreLLMError
+
+        try:
+            return super().invoke(ctx)
+        except PreLLMError as exc:
+            if "--debug" in sys.argv:
+                import traceback
+
+                traceback.print_exc()
+            click.echo(f"prellm: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
 
 @click.group(cls=DefaultToQuery, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="prellm", prog_name="prellm")
+@click.version_option(__version__, prog_name="prellm")
 def cli() -> None:
     """preLLM: a small LLM turns a weak prompt into a good one; a large LLM answers it.
 

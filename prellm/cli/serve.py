@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from typing import Any
@@ -10,6 +11,8 @@ import click
 
 from .main import cli
 from .params import STRATEGY
+
+MASTER_KEY_ENV = "PRELLM_MASTER_KEY"
 
 
 @cli.command()
@@ -48,10 +51,37 @@ from .params import STRATEGY
     help="Bearer keys, one per line (also PRELLM_API_KEYS).",
 )
 @click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve without keys on a non-loopback --host (refused otherwise).",
+)
+@click.option(
     "--cors-origin",
     "cors",
     multiple=True,
     help="Allow browser calls from this origin (repeatable; off by default).",
+)
+@click.option(
+    "--allow-model",
+    "allow_models",
+    multiple=True,
+    metavar="PATTERN",
+    help="Glob of remote model strings clients may name (repeatable; default: any).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Host header names accepted (repeatable; default: loopback names on a loopback bind).",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="One deadline in seconds for a request's model calls, retries included.",
 )
 @click.option("--max-body-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -70,7 +100,11 @@ def serve(
     config_path: str | None,
     aliases: tuple[str, ...],
     api_keys_file: str | None,
+    no_auth: bool,
     cors: tuple[str, ...],
+    allow_models: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
+    timeout_s: float,
     max_body_bytes: int,
     trace: bool,
     workers: int,
@@ -97,10 +131,15 @@ def serve(
             aliases=_aliases(aliases),
             api_keys=_keys(api_keys_file),
             cors_origins=list(cors),
+            host=host,
+            allow_models=list(allow_models),
+            allowed_hosts=list(allowed_hosts),
+            upstream_timeout_s=timeout_s,
             max_body_bytes=max_body_bytes,
             trace=trace,
         )
         _check_config(settings.config)
+        _check_exposure(host, bool(settings.api_keys), no_auth)
     except ConfigError as exc:
         click.echo(f"prellm: error: {exc}", err=True)
         sys.exit(2)
@@ -116,6 +155,29 @@ def serve(
         f"prellm: serving OpenAI-compatible API on http://{host}:{port}/v1 · {auth}", err=True
     )
     _run(host, port, workers, verbose)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(host: str, has_keys: bool, no_auth: bool) -> None:
+    """Beyond loopback, serving needs keys or an explicit ``--no-auth``."""
+    from ..errors import ConfigError
+
+    if no_auth and (has_keys or os.environ.get(MASTER_KEY_ENV)):
+        raise ConfigError("--no-auth contradicts the API keys that are set; drop one of them")
+    if no_auth or _is_loopback(host) or has_keys or os.environ.get(MASTER_KEY_ENV):
+        return
+    raise ConfigError(
+        f"refusing to serve on {host} without auth: set PRELLM_API_KEYS, --api-keys-file "
+        f"or {MASTER_KEY_ENV}, or pass --no-auth to serve openly"
+    )
 
 
 def _aliases(aliases: tuple[str, ...]) -> dict[str, Any]:
@@ -152,6 +214,8 @@ def _run(host: str, port: int, workers: int, verbose: bool) -> None:
 
     import uvicorn
 
+    from ..observability.logging import uvicorn_log_config
+
     def stopped(signum: int, frame: object) -> None:
         # uvicorn has already drained in-flight requests when it re-raises the signal.
         click.echo("prellm: stopped", err=True)
@@ -166,6 +230,7 @@ def _run(host: str, port: int, workers: int, verbose: bool) -> None:
         port=port,
         workers=workers,
         log_level="info" if verbose else "warning",
+        log_config=uvicorn_log_config(verbose),
         access_log=verbose,
         timeout_graceful_shutdown=30,
     )

@@ -41,6 +41,12 @@ class BudgetSpec(Strict):
     monthly: float | None = Field(None, ge=0, description="USD per calendar month (UTC)")
     daily: float | None = Field(None, ge=0, description="USD per day (UTC)")
     per_model_monthly: dict[str, float] = Field(default_factory=dict)
+    reserve_output_tokens: int = Field(
+        4096,
+        gt=0,
+        description="Answer tokens reserved when a request sets no max_tokens "
+        "(the model's output limit, capped by this)",
+    )
 
 
 class ConfigFile(Strict):

@@ -16,17 +16,38 @@ _AUTH = re.compile(
 )
 
 
+def scrub(text: str) -> str:
+    from ..safety import SensitiveDataFilter
+
+    return _AUTH.sub(r"\1\2[REDACTED]", SensitiveDataFilter().redact(text))
+
+
 class ScrubSecrets(logging.Filter):
-    """Redact secrets in the formatted message (the args are merged in first)."""
+    """Redact secrets in a record: each string argument (so formatters that read the
+    arguments, like uvicorn's access log, keep working), then the merged message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from ..safety import SensitiveDataFilter
-
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: scrub(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg)
         message = record.getMessage()
-        clean = _AUTH.sub(r"\1\2[REDACTED]", SensitiveDataFilter().redact(message))
+        clean = scrub(message)
         if clean != message:
             record.msg, record.args = clean, None
         return True
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A logger of the ``prellm`` tree whose every record is scrubbed, however the
+    application configures handlers (a filter on a parent logger does not see a child's
+    records)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, ScrubSecrets) for f in logger.filters):
+        logger.addFilter(ScrubSecrets())
+    return logger
 
 
 class JsonFormatter(logging.Formatter):
@@ -74,3 +95,36 @@ def install_scrubber() -> None:
     logger = logging.getLogger("prellm")
     if not any(isinstance(f, ScrubSecrets) for f in logger.filters):
         logger.addFilter(ScrubSecrets())
+
+
+def json_logs() -> bool:
+    return os.environ.get("PRELLM_LOG_FORMAT", "").lower() == "json"
+
+
+def uvicorn_log_config(verbose: bool) -> dict[str, object]:
+    """uvicorn's logging (and the ``prellm`` tree's in each worker): scrubbed, JSON lines
+    when ``PRELLM_LOG_FORMAT=json``."""
+    level = "INFO" if verbose else "WARNING"
+    formatter: dict[str, object] = (
+        {"()": "prellm.observability.logging.JsonFormatter"}
+        if json_logs()
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s", "datefmt": "%H:%M:%S"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"scrub": {"()": "prellm.observability.logging.ScrubSecrets"}},
+        "formatters": {"main": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "main",
+                "filters": ["scrub"],
+            }
+        },
+        "loggers": {
+            name: {"handlers": ["stderr"], "level": level, "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "prellm")
+        },
+    }

@@ -69,6 +69,7 @@ class PipelineDeps:
     schemas: dict[str, ResponseSchemaSpec]
     small_kwargs: dict[str, Any]
     hide: Callable[[str], str]
+    deadline: float | None = None
 
 
 async def run_pipeline(
@@ -82,8 +83,9 @@ async def run_pipeline(
     schemas: dict[str, ResponseSchemaSpec],
     small_kwargs: dict[str, Any],
     hide: Callable[[str], str],
+    deadline: float | None = None,
 ) -> Run:
-    deps = PipelineDeps(pipelines, small, prompts, intents, schemas, small_kwargs, hide)
+    deps = PipelineDeps(pipelines, small, prompts, intents, schemas, small_kwargs, hide, deadline)
     await _run(name, deps, run)
     return run
 
@@ -154,6 +156,7 @@ async def _llm_step(
         params=params,
         stage=f"small:{step.name}",
         role="small",
+        deadline=deps.deadline,
     )
     run.stages += outcome.stages
     run.attempts += outcome.attempts

@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from ..errors import (
     RateLimitError,
 )
 from ..models import StageRecord
+from ..observability.logging import get_logger
 from .resolve import (
     DEFAULT_LOCAL_MODEL,
     LOCAL_PREFIX,
@@ -48,6 +49,7 @@ __all__ = [
     "acomplete",
     "astream",
     "check_model",
+    "check_known",
     "completion_params",
     "cost_of",
     "embedded_installed",
@@ -55,12 +57,14 @@ __all__ = [
     "is_free",
     "json_response_format",
     "litellm",
+    "output_limit",
+    "partial",
     "ping",
     "resolve_models",
     "supports_response_schema",
 ]
 
-log = logging.getLogger("prellm.providers")
+log = get_logger("prellm.providers")
 
 
 _litellm: Any = None
@@ -148,6 +152,38 @@ def cost_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | N
         return None
 
 
+_known: set[str] = set()
+
+
+def check_known(model: str) -> None:
+    """A ConfigError (a 400 in the server) for a model string no provider answers to.
+
+    Checked before any call, so a streamed request fails as a non-streamed one does.
+    """
+    if model in _known or is_free(model):
+        return
+    try:
+        litellm().get_llm_provider(model=model)
+    except Exception:
+        raise ConfigError(
+            f"unknown model {model!r}: use a litellm model string such as "
+            f"'gpt-4o-mini', 'ollama/qwen2.5:3b', 'openai/<name>' or '{DEFAULT_LOCAL_MODEL}'"
+        ) from None
+    _known.add(model)
+
+
+def output_limit(model: str) -> int | None:
+    """The model's maximum output tokens from litellm's table, if it knows the model."""
+    if is_free(model):
+        return None
+    try:
+        info = litellm().get_model_info(model=model)
+    except Exception:
+        return None
+    limit = info.get("max_output_tokens") or info.get("max_tokens")
+    return int(limit) if limit else None
+
+
 def supports_response_schema(model: str) -> bool:
     """Can this model be constrained to a JSON Schema (``response_format`` json_schema)?"""
     if is_free(model):
@@ -178,8 +214,9 @@ _SECRETISH = re.compile(
 
 
 def _short(text: str, limit: int = 300) -> str:
-    """One line, no credentials, bounded length: fit for stderr and logs."""
-    text = _SECRETISH.sub("[REDACTED]", " ".join(str(text).split()))
+    """One line, no credentials, no traceback, bounded length: fit for stderr and logs."""
+    text = str(text).split("Traceback (most recent call last)")[0]
+    text = _SECRETISH.sub("[REDACTED]", " ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -205,6 +242,13 @@ def _map_error(model: str, exc: BaseException) -> PreLLMError:
             f"unknown model {model!r}: use a litellm model string such as "
             f"'gpt-4o-mini', 'ollama/qwen2.5:3b', 'openai/<name>' or '{DEFAULT_LOCAL_MODEL}'"
         )
+    invalid_messages = "Please ensure all" in cause and "valid OpenAI chat" in cause
+    if invalid_messages or isinstance(
+        exc, ll.exceptions.BadRequestError | ll.exceptions.UnsupportedParamsError
+    ):
+        # The request itself was refused (a field the model cannot take, a malformed
+        # message): the caller's to fix, so a 400, not an upstream failure.
+        return ProviderError(model, f"request refused: {cause}", status_code=400)
     return ProviderError(model, cause, status_code=status)
 
 
@@ -224,16 +268,38 @@ def _call_kwargs(
     return {"model": model, "messages": messages, **kw}
 
 
-async def acomplete(model: str, messages: list[dict[str, Any]], **params: Any) -> Completion:
-    """One non-streamed chat completion. Raises a ProviderError subclass on failure."""
+def _remaining(model: str, deadline: float | None, params: dict[str, Any]) -> float | None:
+    """Seconds left before ``deadline`` (and the call's timeout bounded by it)."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ProviderTimeoutError(model, "the request's deadline passed", status_code=504)
+    params["timeout"] = min(float(params.get("timeout") or left), left)
+    return left
+
+
+async def acomplete(
+    model: str, messages: list[dict[str, Any]], *, deadline: float | None = None, **params: Any
+) -> Completion:
+    """One non-streamed chat completion. Raises a ProviderError subclass on failure.
+
+    ``deadline`` (``time.monotonic()``) bounds the call, litellm's retries included.
+    """
     import asyncio
 
     ll = litellm()
     t0 = time.perf_counter()
     try:
+        left = _remaining(model, deadline, params)
         if is_embedded(model):
             await asyncio.to_thread(_prepare, model)
-        resp = await ll.acompletion(**_call_kwargs(model, messages, params))
+        call = ll.acompletion(**_call_kwargs(model, messages, params))
+        resp = await (asyncio.wait_for(call, left) if left is not None else call)
+    except TimeoutError:
+        raise ProviderTimeoutError(
+            model, "timed out (the request's deadline)", status_code=504
+        ) from None
     except Exception as exc:
         raise _map_error(model, exc) from exc
     ms = (time.perf_counter() - t0) * 1000
@@ -257,9 +323,14 @@ async def acomplete(model: str, messages: list[dict[str, Any]], **params: Any) -
 
 
 async def astream(
-    model: str, messages: list[dict[str, Any]], **params: Any
-) -> AsyncIterator[str | Completion]:
-    """Stream a chat completion: text deltas as they arrive, then one ``Completion``."""
+    model: str, messages: list[dict[str, Any]], *, deadline: float | None = None, **params: Any
+) -> AsyncGenerator[str | Completion, None]:
+    """Stream a chat completion: text deltas as they arrive, then one ``Completion``.
+
+    ``deadline`` bounds the whole stream. When the stream ends early (the caller
+    stops, the upstream cuts it), the ``Completion`` is never yielded: use
+    ``partial()`` to account for what was received.
+    """
     import asyncio
 
     ll = litellm()
@@ -268,14 +339,19 @@ async def astream(
     usage = None
     finish = None
     try:
+        _remaining(model, deadline, params)
         if is_embedded(model):
             await asyncio.to_thread(_prepare, model)
-        stream = await ll.acompletion(
-            **_call_kwargs(model, messages, params),
-            stream=True,
-            stream_options={"include_usage": True},
+        stream = await _bounded(
+            model,
+            ll.acompletion(
+                **_call_kwargs(model, messages, params),
+                stream=True,
+                stream_options={"include_usage": True},
+            ),
+            deadline,
         )
-        async for chunk in stream:
+        async for chunk in _chunks(model, stream, deadline):
             if getattr(chunk, "usage", None):
                 usage = chunk.usage
             if not chunk.choices:
@@ -304,6 +380,51 @@ async def astream(
         finish_reason=finish,
         ms=(time.perf_counter() - t0) * 1000,
         usage_estimated=estimated,
+    )
+
+
+async def _bounded(model: str, awaitable: Any, deadline: float | None) -> Any:
+    import asyncio
+
+    if deadline is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, max(deadline - time.monotonic(), 0.001))
+    except TimeoutError:
+        raise ProviderTimeoutError(
+            model, "timed out (the request's deadline)", status_code=504
+        ) from None
+
+
+async def _chunks(model: str, stream: Any, deadline: float | None) -> AsyncIterator[Any]:
+    """The stream's chunks, each awaited no later than ``deadline``."""
+    iterator = stream.__aiter__()
+    while True:
+        try:
+            chunk = await _bounded(model, iterator.__anext__(), deadline)
+        except StopAsyncIteration:
+            return
+        yield chunk
+
+
+def partial(model: str, messages: list[dict[str, Any]], text: str, t0: float) -> Completion:
+    """A stream cut short, counted: the prompt and the text received, priced as litellm would."""
+    ll = litellm()
+    try:
+        pt = int(ll.token_counter(model=model, messages=messages))
+        ct = int(ll.token_counter(model=model, text=text)) if text else 0
+    except Exception:  # an unknown tokenizer: ~4 characters a token
+        pt = sum(len(str(m.get("content") or "")) for m in messages) // 4 + 1
+        ct = len(text) // 4
+    return Completion(
+        model=model,
+        content=text,
+        prompt_tokens=pt,
+        completion_tokens=ct,
+        cost_usd=cost_of(model, pt, ct),
+        finish_reason="cut",
+        ms=(time.perf_counter() - t0) * 1000,
+        usage_estimated=True,
     )
 
 

@@ -8,7 +8,6 @@ interleaving on two CPU cores would only make both slower.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
 import threading
@@ -21,9 +20,10 @@ from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 
 from ..errors import ConfigError, ProviderError
+from ..observability.logging import get_logger
 from .model_files import INSTALL_HINT, resolve_gguf
 
-log = logging.getLogger("prellm.providers.embedded")
+log = get_logger("prellm.providers.embedded")
 
 # OpenAI request fields llama.cpp's chat endpoint understands.
 _PASSED = {

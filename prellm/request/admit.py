@@ -7,6 +7,7 @@ the budget (``BudgetExceededError`` here means no model was called).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,18 +15,26 @@ from ..context import estimate_tokens
 from ..context.gather import join_context
 from ..messages import Conversation, text_of
 from ..observability.trace import Trace
-from ..providers import cost_of
+from ..providers import check_known, cost_of, output_limit
 from ..safety import SensitiveDataFilter
+from ..store.budget import key_label
 from .deps import EngineDeps
 from .options import RunOptions
 from .state import RequestState
 
 PROMPT_OVERHEAD_TOKENS = 400  # preLLM's own instructions around the user's text
-DEFAULT_ANSWER_TOKENS = 1024  # assumed answer length when max_tokens is not set
+RESERVE_OUTPUT_TOKENS = 4096  # answer tokens reserved without max_tokens (prellm.yaml can say)
 
 
 def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState:
     state = RequestState(opts=opts, conv=Conversation.from_input(query, opts.messages))
+    check_known(deps.small)
+    check_known(deps.large)
+    # A broken ledger or memory file fails here, before any model is called.
+    if deps.budget:
+        deps.budget.schema_version  # noqa: B018 - opens (and checks) the database
+    if opts.session and deps.memory:
+        deps.memory.schema_version  # noqa: B018
     sanitize = deps.sanitize if opts.sanitize is None else opts.sanitize
     if sanitize:
         state.guard = SensitiveDataFilter(deps.config.sensitive_rules)
@@ -33,7 +42,11 @@ def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState
         state.trace = Trace()
         if state.guard:
             state.trace.hide = state.guard.redact
-    state.user = opts.user or "default"
+    if opts.deadline_s is not None:
+        state.deadline = time.monotonic() + opts.deadline_s
+    # Memory belongs to the caller: with an API key, to that key's users only.
+    owner = key_label(opts.budget_key)
+    state.user = f"{owner}:{opts.user or 'default'}" if owner else opts.user or "default"
     state.user_context = opts.user_context
     if opts.session and deps.memory:
         state.memory_text = deps.memory.context_text(state.user, opts.session, state.conv.query)
@@ -45,25 +58,37 @@ def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState
             "messages": state.conv.messages,
             "user_context": state.user_context,
         }
-        estimate = estimate_cost(deps.small, deps.large, None, request)
+        reserve = deps.config.file.budget.reserve_output_tokens if deps.config.file.budget else None
+        estimate = estimate_cost(
+            deps.small, deps.large, None, request, reserve or RESERVE_OUTPUT_TOKENS
+        )
         state.reservation = deps.budget.reserve(
             [deps.small, deps.large], estimate, api_key=opts.budget_key
         )
     return state
 
 
-def estimate_cost(small: str, large: str, query: str | None, kwargs: Mapping[str, Any]) -> float:
+def estimate_cost(
+    small: str,
+    large: str,
+    query: str | None,
+    kwargs: Mapping[str, Any],
+    reserve_output_tokens: int = RESERVE_OUTPUT_TOKENS,
+) -> float:
     """An upper estimate of a request's cost, reserved against the budget before any call.
 
     Prompt: the request's text (``query``, ``messages``, ``user_context`` in ``kwargs``)
-    at ~3.5 characters a token plus preLLM's overhead; answer: ``max_tokens`` or 1,024.
-    Models without a known price count as free.
+    at ~3.5 characters a token plus preLLM's overhead; answer: ``max_tokens``
+    (or ``max_completion_tokens``), else the large model's output limit capped by
+    ``reserve_output_tokens``. Models without a known price count as free.
     """
     messages = kwargs.get("messages") or []
     text = (query or "") + " ".join(text_of(m.get("content")) for m in messages)
     text += str(kwargs.get("user_context") or "")
     prompt = estimate_tokens(text) + PROMPT_OVERHEAD_TOKENS
-    answer = int(kwargs.get("max_tokens") or DEFAULT_ANSWER_TOKENS)
+    asked = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+    limit = output_limit(large) or reserve_output_tokens
+    answer = int(asked or min(limit, reserve_output_tokens))
     large_cost = cost_of(large, prompt, answer) or 0.0
     small_cost = cost_of(small, prompt, 400) or 0.0
     return large_cost + small_cost

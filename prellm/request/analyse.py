@@ -7,7 +7,7 @@ invalid after one repair): the request is never lost to a failed analysis.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ class Analysis:
     run: Run | None = None  # the pipeline's run, when a pipeline did the work
 
 
-async def analyse(deps: EngineDeps, state: RequestState) -> AsyncIterator[StageEvent]:
+async def analyse(deps: EngineDeps, state: RequestState) -> AsyncGenerator[StageEvent, None]:
     if not (state.pipeline or state.strategy.prompt is not None):
         return  # passthrough: no small call
     small = deps.small
@@ -101,6 +101,7 @@ async def _strategy(deps: EngineDeps, state: RequestState) -> Analysis:
         history=hide(history),
         user_context=hide(state.context_text) if state.context_text else None,
         small_kwargs={**deps.small_kwargs, **state.opts.small_kwargs},
+        deadline=state.deadline,
     )
     # auto's analysis names the strategy to compose with; the others compose as themselves.
     picked = strategy.name
@@ -131,6 +132,7 @@ async def _pipeline(deps: EngineDeps, state: RequestState) -> Analysis:
         schemas=deps.config.schemas,
         small_kwargs={**deps.small_kwargs, **state.opts.small_kwargs},
         hide=_hide(deps, state),
+        deadline=state.deadline,
     )
     return Analysis(
         run.decomposition, run.strategy, run.fallback_reason, run.stages, run.attempts, run
@@ -156,6 +158,7 @@ async def strategy_analysis(
     history: str,
     user_context: str | None,
     small_kwargs: dict[str, Any],
+    deadline: float | None = None,
 ) -> StrategyOutcome:
     """One strategy's analysis of a request: its prompt, its schema, one repair."""
     assert strategy.prompt is not None
@@ -175,6 +178,7 @@ async def strategy_analysis(
         params=params,
         stage="small",
         role="small",
+        deadline=deadline,
     )
     return StrategyOutcome(
         to_decomposition(out.data) if out.data is not None else None,

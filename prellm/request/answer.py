@@ -7,7 +7,9 @@ is still invalid is a ``ValidationError``. An empty answer is never a success.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from .. import providers
 from ..errors import ValidationError
@@ -19,7 +21,7 @@ from .state import LargeAnswer, RequestState
 
 async def answer(
     deps: EngineDeps, state: RequestState, *, stream: bool
-) -> AsyncIterator[str | StageEvent]:
+) -> AsyncGenerator[str | StageEvent, None]:
     large = deps.large
     yield StageEvent(
         stage="large", status="start", model=large, detail={"strategy": state.strategy.name}
@@ -27,10 +29,13 @@ async def answer(
     if state.schema is not None:
         state.answer = await _structured(deps, state)
     elif stream:
-        async for chunk in _streamed(deps, state):
-            yield chunk
+        async with aclosing(_streamed(deps, state)) as chunks:
+            async for chunk in chunks:
+                yield chunk
     else:
-        c = await providers.acomplete(large, state.large_messages, **state.params)
+        c = await providers.acomplete(
+            large, state.large_messages, deadline=state.deadline, **state.params
+        )
         state.account([c.record("large", "large")])
         state.answer = LargeAnswer(c, _restore(state, c.content))
     assert state.answer is not None
@@ -49,19 +54,30 @@ def _restore(state: RequestState, text: str) -> str:
     return state.guard.restore(text) if state.guard else text
 
 
-async def _streamed(deps: EngineDeps, state: RequestState) -> AsyncIterator[str]:
+async def _streamed(deps: EngineDeps, state: RequestState) -> AsyncGenerator[str, None]:
     restorer = state.guard.restorer() if state.guard else None
-    completion = None
-    async for item in providers.astream(deps.large, state.large_messages, **state.params):
-        if isinstance(item, str):
-            text = restorer.feed(item) if restorer else item
-            if text:
-                yield text
-        else:
-            completion = item
+    completion, received, t0 = None, [], time.perf_counter()
+    stream = providers.astream(
+        deps.large, state.large_messages, deadline=state.deadline, **state.params
+    )
+    try:
+        async for item in stream:
+            if isinstance(item, str):
+                received.append(item)
+                text = restorer.feed(item) if restorer else item
+                if text:
+                    yield text
+            else:
+                completion = item
+    finally:
+        if completion is None:
+            # Cut short (the caller went away, the upstream failed): billed for what was used.
+            await stream.aclose()
+            cut = providers.partial(deps.large, state.large_messages, "".join(received), t0)
+            state.account([cut.record("large", "large")])
+    assert completion is not None
     if restorer and (tail := restorer.flush()):
         yield tail
-    assert completion is not None
     state.account([completion.record("large", "large")])
     state.answer = LargeAnswer(completion, _restore(state, completion.content))
 
@@ -79,6 +95,7 @@ async def _structured(deps: EngineDeps, state: RequestState) -> LargeAnswer:
         stage="large",
         role="large",
         reply=lambda text: _restore(state, text),
+        deadline=state.deadline,
     )
     state.account(out.stages)
     if out.failure is not None:

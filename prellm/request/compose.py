@@ -8,7 +8,7 @@ step before they leave, and the result records what was sent, as it was sent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .. import providers
@@ -20,7 +20,7 @@ from .deps import EngineDeps
 from .state import RequestState
 
 
-async def compose(deps: EngineDeps, state: RequestState) -> AsyncIterator[StageEvent]:
+async def compose(deps: EngineDeps, state: RequestState) -> AsyncGenerator[StageEvent, None]:
     d, strategy = state.decomposition, state.strategy
     ctx = ComposeContext(
         query=state.conv.query,
@@ -81,7 +81,10 @@ async def _answer_parts(
         return state.guard.redact_messages(turn) if state.guard else turn
 
     done = await asyncio.gather(
-        *[providers.acomplete(deps.large, messages(q), **state.params) for q in parts],
+        *[
+            providers.acomplete(deps.large, messages(q), deadline=state.deadline, **state.params)
+            for q in parts
+        ],
         return_exceptions=True,  # parts that succeeded are still accounted for
     )
     sub_answers = []

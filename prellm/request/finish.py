@@ -7,15 +7,15 @@ request, finished or failed, and settles the budget from the calls that ran.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
 from ..models import PreLLMResult, SubAnswer
+from ..observability.logging import get_logger
 from .deps import EngineDeps
 from .state import RequestState
 
-log = logging.getLogger("prellm.engine")
+log = get_logger("prellm.engine")
 
 
 def result(deps: EngineDeps, state: RequestState, clarification: str | None = None) -> PreLLMResult:

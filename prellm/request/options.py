@@ -40,6 +40,7 @@ class RunOptions:
     session: str | None = None
     user: str | None = None  # OpenAI's end-user id: memory's key, and sent to the provider
     budget_key: str | None = None  # the caller's API key: spend is attributed to it
+    deadline_s: float | None = None  # one bound on all of the request's model calls
     llm_kwargs: Mapping[str, Any] = field(default_factory=dict)  # checked litellm parameters
 
 
@@ -79,6 +80,7 @@ def run_options(
     session: str | None = None,
     user: str | None = None,
     budget_key: str | None = None,
+    deadline_s: float | None = None,
     **llm_kwargs: Any,
 ) -> RunOptions:
     """One call's options; every name not listed here must be a litellm parameter.
@@ -90,7 +92,8 @@ def run_options(
     ``response_schema`` a schemas.yaml name, a dict or a Pydantic model (the answer
     comes back validated in ``result.parsed``); ``pipeline`` a configured pipeline;
     ``trace`` write a Markdown trace; ``session``/``user`` memory; ``budget_key``
-    the caller's key the spend is attributed to.
+    the caller's key the spend is attributed to; ``deadline_s`` one time limit for all
+    of the request's model calls, retries included (past it: ``ProviderTimeoutError``).
     """
     return RunOptions(
         messages=messages,
@@ -107,6 +110,7 @@ def run_options(
         session=session,
         user=user,
         budget_key=budget_key,
+        deadline_s=deadline_s,
         llm_kwargs=check_llm_kwargs(llm_kwargs),
     )
 

@@ -10,7 +10,8 @@ and big-input condensing before ``analyse``; a decomposition cache around it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from ..models import PreLLMResult, StageEvent
 from .admit import admit
@@ -29,7 +30,7 @@ Event = str | StageEvent | PreLLMResult
 
 async def run_request(
     deps: EngineDeps, query: str | None, opts: RunOptions, *, stream: bool
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Yield stage events (and text chunks when ``stream``), then the ``PreLLMResult``.
 
     The books (trace, memory) are written before the result is yielded; the budget
@@ -41,14 +42,19 @@ async def run_request(
         await gather(deps, state)
         for notice in state.notices:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
-        async for event in analyse(deps, state):
-            yield event
+        # Each stage's generator is closed before the books settle, also when the caller
+        # stops early: a stream cut mid-answer is accounted for by ``answer`` first.
+        async with aclosing(analyse(deps, state)) as events:
+            async for event in events:
+                yield event
         question = clarify(deps, state)
         if question is None:
-            async for event in compose(deps, state):
-                yield event
-            async for item in answer(deps, state, stream=stream):
-                yield item
+            async with aclosing(compose(deps, state)) as events:
+                async for event in events:
+                    yield event
+            async with aclosing(answer(deps, state, stream=stream)) as items:
+                async for item in items:
+                    yield item
         done = result(deps, state, question)
         record(deps, state, done)
         yield done

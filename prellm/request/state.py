@@ -47,6 +47,7 @@ class RequestState:
     user_context: str | dict[str, Any] | None = None  # the caller's, with remembered preferences
     memory_text: str | None = None
     reservation: Any = None
+    deadline: float | None = None  # time.monotonic() by which every model call must be done
     notices: list[str] = field(default_factory=list)
     stages: list[StageRecord] = field(default_factory=list)
     # route

@@ -7,28 +7,30 @@ configuration; responses are shaped in ``openai_format``.
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConfigError, PreLLMError
+from ..observability.logging import get_logger
 from ..request.options import run_options
 from ..strategies import get_strategy
+from .body import parse_json_object
 from .engines import EnginePool, resolve_pair
 from .errors import HTTPError, from_prellm
-from .guard import Guard, error_response
+from .guard import LOOPBACK_NAMES, Guard, error_response, loopback
 from .openai_format import completion
+from .openapi import install_openapi
 from .schemas import ChatCompletionRequest
 from .settings import ServerSettings
-from .streaming import chunks
+from .streaming import ClosingStreamingResponse, chunks
 
-log = logging.getLogger("prellm.server")
+log = get_logger("prellm.server")
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -52,10 +54,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    app.add_middleware(Guard, keys=keys, limit=settings.max_body_bytes)
+    app.add_middleware(
+        Guard, keys=keys, limit=settings.max_body_bytes, hosts=_allowed_hosts(settings)
+    )
     _error_handlers(app)
     _health_routes(app, settings, pool)
     _chat_routes(app, settings, pool, with_keys=bool(keys))
+    install_openapi(app)
     return app
 
 
@@ -84,11 +89,25 @@ def _error_handlers(app: FastAPI) -> None:
         log.warning("%s %s -> %d: %s", request.method, request.url.path, err.status, err.message)
         return error_response(err)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _routing(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Unknown routes and methods answer in OpenAI's shape too.
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        message = f"{request.method} {request.url.path}: {exc.detail}"
+        headers = getattr(exc, "headers", None)
+        err = error_response(HTTPError(exc.status_code, message, code=code))
+        if headers:
+            err.headers.update(headers)
+        return err
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for e in exc.errors()[:5]:
             loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            if e.get("type") == "extra_forbidden":
+                problems.append(f"unknown field {loc!r} (not forwarded by preLLM)")
+                continue
             problems.append(f"{loc or 'body'}: {e.get('msg')}")
         return error_response(
             HTTPError(400, "invalid request: " + "; ".join(problems), code="invalid_request")
@@ -126,13 +145,23 @@ def _health_routes(app: FastAPI, settings: ServerSettings, pool: EnginePool) -> 
         }
 
 
+def _allowed_hosts(settings: ServerSettings) -> tuple[bytes, ...]:
+    """Host header names accepted: configured ones, else loopback names on a loopback bind."""
+    if settings.allowed_hosts:
+        return tuple(h.lower().encode() for h in settings.allowed_hosts)
+    return LOOPBACK_NAMES if loopback(settings.host) else ()
+
+
+def _json_body_required(request: Request) -> None:
+    """No form or text posts: a web page cannot make a browser send this one (CSRF)."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise HTTPError(415, "Content-Type must be application/json", code="unsupported_media_type")
+
+
 async def _parse(request: Request, settings: ServerSettings) -> ChatCompletionRequest:
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise HTTPError(400, "request body is not valid JSON", code="invalid_json") from None
-    if not isinstance(raw, dict):
-        raise HTTPError(400, "request body must be a JSON object", code="invalid_request")
+    _json_body_required(request)
+    raw = parse_json_object(await request.body())
     from pydantic import ValidationError as PydanticValidationError
 
     try:
@@ -155,10 +184,11 @@ def _chat_routes(
     async def chat_completions(request: Request) -> Any:
         req = await _parse(request, settings)
         p = req.prellm
-        engine = pool.get(resolve_pair(req.model, settings), p.strategy, p.domain)
+        pair = resolve_pair(req.model, settings)
+        engine = pool.get(pool.allowed(pair, req.model), p.strategy, p.domain)
         opts = run_options(
             **{
-                "timeout": settings.upstream_timeout_s,
+                "deadline_s": settings.upstream_timeout_s,
                 **req.llm_kwargs(),
                 "messages": [m.model_dump(exclude_none=True) for m in req.messages],
                 "user_context": p.user_context,
@@ -176,13 +206,14 @@ def _chat_routes(
         # Pull the first event before answering, so that a bad request still gets its 4xx.
         first = await events.__anext__()
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        return StreamingResponse(
+        return ClosingStreamingResponse(
             chunks(
                 first,
                 events,
                 model=req.model,
                 include_usage=include_usage,
                 show_stages=p.show_stages,
+                keepalive_s=settings.keepalive_s,
             ),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -14,10 +14,17 @@ from typing import Any
 
 from ..config.loader import load_config
 from ..engine import PreLLM
+from ..errors import PreLLMError
 from .errors import HTTPError
 from .settings import ModelPair, ServerSettings
 
 MAX_ENGINES = 64
+
+
+def _not_allowed(model: str, why: str) -> HTTPError:
+    return HTTPError(
+        403, f"model {model!r} is not allowed: {why}", "permission_error", "model_not_allowed"
+    )
 
 
 def resolve_pair(model: str, settings: ServerSettings) -> ModelPair:
@@ -81,6 +88,38 @@ class EnginePool:
             while len(self._engines) > self.size:
                 self._engines.popitem(last=False)
         return engine
+
+    def allowed(self, pair: ModelPair, requested: str) -> ModelPair:
+        """``pair`` if the client may use it, else 403 ``model_not_allowed``.
+
+        Clients never pick a model that runs from a local file: embedded models come
+        only from the server's own configuration (flags, prellm.yaml, aliases).
+        ``--allow-model`` patterns narrow what remote model strings clients may name.
+        """
+        import fnmatch
+
+        from .. import providers
+
+        configured = self._configured()
+        for model in (pair.small, pair.large):
+            if model is None or model in configured:
+                continue
+            if providers.is_embedded(model):
+                raise _not_allowed(requested, "local models come from the server's configuration")
+            patterns = self.settings.allow_models
+            if patterns and not any(fnmatch.fnmatchcase(model, p) for p in patterns):
+                raise _not_allowed(requested, "not in the server's --allow-model list")
+        return pair
+
+    def _configured(self) -> set[str]:
+        s = self.settings
+        names = {s.small, s.large, *(m for a in s.aliases.values() for m in (a.small, a.large))}
+        try:
+            small, large, _ = self.default().models
+            names |= {small, large}
+        except PreLLMError:
+            pass
+        return {n for n in names if n}
 
     def default(self) -> PreLLM:
         """The engine a ``prellm:default`` request gets."""

@@ -29,7 +29,10 @@ class HTTPError(Exception):
 
 
 def body(message: str, type_: str, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    """OpenAI's error shape; the message scrubbed (a key sent as a model name is not echoed)."""
+    from ..observability.logging import scrub
+
+    return {"error": {"message": scrub(message), "type": type_, "param": None, "code": code}}
 
 
 def from_prellm(exc: PreLLMError) -> HTTPError:
@@ -42,6 +45,8 @@ def from_prellm(exc: PreLLMError) -> HTTPError:
         return HTTPError(429, str(exc), "rate_limit_error", "upstream_rate_limited")
     if isinstance(exc, ProviderTimeoutError):
         return HTTPError(504, str(exc), "upstream_error", "upstream_timeout")
+    if getattr(exc, "status_code", None) == 400:
+        return HTTPError(400, str(exc), "invalid_request_error", "upstream_bad_request")
     if isinstance(exc, ProviderAuthError):
         # The proxy's own credentials for the upstream are wrong: not the client's fault.
         return HTTPError(502, str(exc), "upstream_error", "upstream_auth_failed")

@@ -1,5 +1,6 @@
-"""A pure ASGI gate in front of the app: bearer auth, then the body size limit (413),
-whether the size is announced by Content-Length or only seen while streaming in."""
+"""A pure ASGI gate in front of the app, in order: the Host header (DNS rebinding), bearer
+auth (one Authorization header), then the body size limit (413), announced by
+Content-Length or seen streaming in."""
 
 from __future__ import annotations
 
@@ -20,12 +21,51 @@ def error_response(err: HTTPError) -> JSONResponse:
     )
 
 
-class Guard:
-    def __init__(self, app: Any, keys: list[bytes], limit: int) -> None:
-        self.app, self.keys, self.limit = app, keys, limit
+LOOPBACK_NAMES = (b"localhost", b"127.0.0.1", b"[::1]", b"::1")
 
-    def _authorised(self, headers: dict[bytes, bytes]) -> HTTPError | None:
-        header = headers.get(b"authorization", b"")
+
+def loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Guard:
+    def __init__(
+        self, app: Any, keys: list[bytes], limit: int, hosts: tuple[bytes, ...] = ()
+    ) -> None:
+        # hosts: Host header names accepted (any port); empty: any host.
+        self.app, self.keys, self.limit, self.hosts = app, keys, limit, hosts
+
+    def _host_ok(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        if not self.hosts:
+            return True
+        values = [v for k, v in headers if k == b"host"]
+        if len(values) != 1:
+            return False
+        name = values[0].strip().lower()
+        bracketed = name.startswith(b"[")
+        name = name[: name.find(b"]") + 1] if bracketed else name.partition(b":")[0]
+        return name in self.hosts
+
+    def _refusal(self, scope: dict[str, Any], raw: list[tuple[bytes, bytes]]) -> HTTPError | None:
+        if not self._host_ok(raw):
+            return HTTPError(400, "Host header not allowed", code="invalid_host")
+        auth = [v for k, v in raw if k == b"authorization"]
+        if len(auth) > 1:
+            return HTTPError(400, "more than one Authorization header", code="invalid_request")
+        # CORS preflights carry no credentials by design; they reach no endpoint.
+        public = scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS"
+        if self.keys and not public and (denied := self._authorised(auth[0] if auth else b"")):
+            return denied
+        return None
+
+    def _authorised(self, header: bytes) -> HTTPError | None:
         scheme, _, token = header.partition(b" ")
         # Compare against every key, always, so timing does not tell which one nearly matched.
         matches = [hmac.compare_digest(token.strip(), k) for k in self.keys]
@@ -37,11 +77,10 @@ class Guard:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        # CORS preflights carry no credentials by design; they reach no endpoint.
-        public = scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS"
-        if self.keys and not public and (denied := self._authorised(headers)):
-            return await error_response(denied)(scope, receive, send)
+        raw = list(scope.get("headers") or [])
+        if refused := self._refusal(scope, raw):
+            return await error_response(refused)(scope, receive, send)
+        headers = dict(raw)
         declared = headers.get(b"content-length")
         too_big = HTTPError(413, f"request body over {self.limit} bytes", code="request_too_large")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:

@@ -39,12 +39,24 @@ class ServerSettings(BaseModel):
         default_factory=list, description="Bearer keys; empty: no auth"
     )
     cors_origins: list[str] = Field(default_factory=list)
+    host: str = Field("127.0.0.1", description="The interface the server is bound to")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host header values accepted; empty: loopback names when bound to loopback",
+    )
+    allow_models: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns of model strings clients may name; empty: any remote model",
+    )
     max_body_bytes: int = Field(1_000_000, gt=0)
     max_messages: int = Field(200, gt=0)
     readiness_timeout_s: float = Field(5.0, gt=0)
     trace: bool = Field(False, description="Write a trace for every request")
     trace_dir: str | None = None
-    upstream_timeout_s: float = Field(120.0, gt=0, description="Per model call")
+    upstream_timeout_s: float = Field(
+        120.0, gt=0, description="One deadline for a request's model calls, retries included"
+    )
+    keepalive_s: float = Field(10.0, gt=0, description="SSE comment interval while waiting")
 
     @classmethod
     def from_env(cls) -> ServerSettings:
