@@ -24,6 +24,8 @@ _EXPORTS = {
     "StageEvent": "prellm.models",
     "StageRecord": "prellm.models",
     "SubAnswer": "prellm.models",
+    "ToolCall": "prellm.models",
+    "ToolCallDelta": "prellm.models",
     "PreLLMError": "prellm.errors",
     "ConfigError": "prellm.errors",
     "ProviderError": "prellm.errors",
@@ -49,6 +51,8 @@ __all__ = [
     "StageRecord",
     "Structure",
     "SubAnswer",
+    "ToolCall",
+    "ToolCallDelta",
     "ValidationError",
     "__version__",
     "preprocess_and_execute",
@@ -68,7 +72,16 @@ if TYPE_CHECKING:
         RateLimitError,
         ValidationError,
     )
-    from .models import Decomposition, PreLLMResult, StageEvent, StageRecord, Structure, SubAnswer
+    from .models import (
+        Decomposition,
+        PreLLMResult,
+        StageEvent,
+        StageRecord,
+        Structure,
+        SubAnswer,
+        ToolCall,
+        ToolCallDelta,
+    )
 
 
 def __getattr__(name: str) -> Any:

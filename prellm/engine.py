@@ -82,6 +82,8 @@ class PreLLM:
         self.memory = memory
         self.trace = cfg.file.trace if trace is None else trace
         self.trace_dir = trace_dir
+        # Composed user turns for agent tool loops: in the state store, found by every worker.
+        self.turns = None if self.budget is None else _turns()
 
     @cached_property
     def models(self) -> tuple[str, str, list[str]]:
@@ -110,6 +112,7 @@ class PreLLM:
             memory=self.memory,
             trace=self.trace,
             trace_dir=self.trace_dir,
+            turns=self.turns,
         )
 
     @property
@@ -174,6 +177,12 @@ class PreLLM:
 # help() and IDEs show the options the methods take.
 for _method in (PreLLM.arun, PreLLM.astream, PreLLM.run, PreLLM.stream):
     _method.__signature__ = with_options(_method)  # type: ignore[union-attr]
+
+
+def _turns() -> Any:
+    from .store.cache import StateCache
+
+    return StateCache.shared()
 
 
 async def _next(agen: AsyncIterator[Event]) -> Event:

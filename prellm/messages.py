@@ -62,6 +62,11 @@ class Conversation:
         return conv
 
     @property
+    def continuation(self) -> bool:
+        """The last message is a tool result or an assistant turn, not a new user turn."""
+        return self.messages[-1]["role"] != "user"
+
+    @property
     def query(self) -> str:
         return text_of(self.messages[self.last_user].get("content"))
 

@@ -70,6 +70,28 @@ class StepRecord(BaseModel):
     error: str | None = None
 
 
+class ToolCallFunction(BaseModel):
+    name: str
+    arguments: str = Field(description="JSON text, as the model wrote it (placeholders restored)")
+
+
+class ToolCall(BaseModel):
+    """A call the large model asks the caller to make (OpenAI's shape)."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
+class ToolCallDelta(BaseModel):
+    """A piece of a tool call while streaming; the result carries the assembled calls."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
 class TokenUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -104,6 +126,18 @@ class PreLLMResult(BaseModel):
         description="Values redacted before sending, by rule (never the values)",
     )
     finish_reason: str | None = None
+    tool_calls: list[ToolCall] = Field(
+        default_factory=list,
+        description="Tool calls the large model asks for (then finish_reason is tool_calls)",
+    )
+    choices: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Every choice as the upstream gave it (OpenAI shape: message, finish_reason, logprobs), placeholders restored",
+    )
+    turn: Literal["new", "continuation"] = Field(
+        "new",
+        description="continuation: the last message was a tool result or an assistant turn; the small model did not run",
+    )
     parsed: dict[str, Any] | None = Field(
         default=None, description="The validated answer, with response_schema"
     )

@@ -14,8 +14,33 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# responder(body) -> reply text, or (status, error_message) to fail
-Responder = Callable[[dict[str, Any]], "str | tuple[int, str]"]
+# responder(body) -> reply text, {"content": ..., "tool_calls": [{"name", "arguments"}]} to
+# call tools, or (status, error_message) to fail
+Responder = Callable[[dict[str, Any]], "str | dict[str, Any] | tuple[int, str]"]
+
+
+def tool_agent(body: dict[str, Any]) -> str | dict[str, Any]:
+    """A responder that behaves like a tool-calling model: offered tools and given a user
+    turn, it calls the first tool; given tool results, it answers with them."""
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        return f"The tool said: {last['content']}"
+    tools = body.get("tools") or []
+    if not tools:
+        return "no tools offered"
+    calls = [{"name": t["function"]["name"], "arguments": {"city": "Paris"}} for t in tools]
+    return {"content": None, "tool_calls": calls if body.get("parallel_tool_calls") else calls[:1]}
+
+
+def _calls(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+        }
+        for i, c in enumerate(reply.get("tool_calls") or [])
+    ]
 
 
 class RecordingServer:
@@ -50,12 +75,18 @@ class RecordingServer:
                     reply = server.responder(body)
                 except Exception as exc:  # surfaced to the client as a 500, and to the test
                     reply = (500, f"responder failed: {exc}")
-                if isinstance(reply, tuple):
+                if isinstance(reply, dict) and body.get("stream"):
+                    self._stream_calls(body, reply)
+                elif isinstance(reply, tuple):
                     status, message = reply
                     self._send(
                         status,
                         {"error": {"message": message, "type": "test_error", "code": status}},
                     )
+                elif self.path.endswith("/embeddings"):
+                    self._send(200, server.embeddings(body))
+                elif self.path.endswith("/completions") and "/chat/" not in self.path:
+                    self._send(200, server.text_completion(body, reply))
                 elif body.get("stream"):
                     self._stream(body, reply)
                 else:
@@ -100,6 +131,46 @@ class RecordingServer:
                 self.wfile.flush()
                 self.close_connection = True
 
+            def _stream_calls(self, body: dict[str, Any], reply: dict[str, Any]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                base = {
+                    "id": "chatcmpl-rec",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": body.get("model"),
+                }
+                for i, call in enumerate(_calls(reply)):
+                    args = call["function"]["arguments"]
+                    head = {
+                        "index": i,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["function"]["name"], "arguments": ""},
+                    }
+                    for piece in (
+                        head,
+                        {"index": i, "function": {"arguments": args[: len(args) // 2]}},
+                        {"index": i, "function": {"arguments": args[len(args) // 2 :]}},
+                    ):
+                        delta = {"tool_calls": [piece]}
+                        self._event(
+                            {
+                                **base,
+                                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                            }
+                        )
+                self._event(
+                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}
+                )
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    self._event({**base, "choices": [], "usage": server.usage_dict()})
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
             def _event(self, payload: dict[str, Any]) -> None:
                 self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
                 self.wfile.flush()
@@ -118,19 +189,64 @@ class RecordingServer:
             "total_tokens": self.usage["prompt_tokens"] + self.usage["completion_tokens"],
         }
 
-    def completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+    def completion(self, body: dict[str, Any], text: str | dict[str, Any]) -> dict[str, Any]:
+        n = int(body.get("n") or 1)
+        if isinstance(text, dict):
+            message = {
+                "role": "assistant",
+                "content": text.get("content"),
+                "tool_calls": _calls(text),
+            }
+            finish = "tool_calls"
+        else:
+            message, finish = {"role": "assistant", "content": text}, "stop"
+        choices = []
+        for i in range(n):
+            choice: dict[str, Any] = {
+                "index": i,
+                "message": message
+                if i == 0
+                else {**message, "content": f"{message['content']} ({i + 1})"},
+                "finish_reason": finish,
+            }
+            if body.get("logprobs"):
+                choice["logprobs"] = {
+                    "content": [
+                        {"token": "recorded", "logprob": -0.25, "bytes": None, "top_logprobs": []}
+                    ]
+                }
+            choices.append(choice)
         return {
             "id": "chatcmpl-rec",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
+            "choices": choices,
+            "usage": self.usage_dict(),
+        }
+
+    def embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        return {
+            "object": "list",
+            "model": body.get("model"),
+            "data": [
+                {"object": "embedding", "index": i, "embedding": [float(len(str(t))), 0.5, -0.25]}
+                for i, t in enumerate(inputs)
             ],
+            "usage": {
+                "prompt_tokens": self.usage["prompt_tokens"],
+                "total_tokens": self.usage["prompt_tokens"],
+            },
+        }
+
+    def text_completion(self, body: dict[str, Any], text: Any) -> dict[str, Any]:
+        return {
+            "id": "cmpl-rec",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "choices": [{"index": 0, "text": str(text), "finish_reason": "stop", "logprobs": None}],
             "usage": self.usage_dict(),
         }
 

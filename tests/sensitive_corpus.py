@@ -1,9 +1,14 @@
 """A deterministic corpus for the SensitiveDataFilter: secrets with known values, and clean text.
 
-Every sensitive kind appears in code, a log line, English prose, Polish prose and
-config; values are generated valid (checksums included) from a fixed seed. Used by
-tests/test_safety.py (which requires 100% recall and no false positive) and by
-benchmarks/bench_sensitive.py (which prints the figures).
+Every sensitive kind (vendor keys, cloud connection strings and signed URLs,
+credentials in headers, URLs, command lines, .netrc, Kubernetes manifests, private
+keys, passwords stated in Polish and English, generic assignments, personal data)
+appears in code, a log line, English prose, Polish prose and config; values are
+generated valid (checksums included) from a fixed seed. Used by tests/test_safety.py
+and tests/test_safety_hardening.py (which require 100% recall and no false positive)
+and by benchmarks/bench_sensitive.py (which prints the figures). The clean side of
+the benchmark is real code and docs from the installed packages
+(benchmarks/sensitive_eval.py), not this file's CLEAN list.
 """
 
 from __future__ import annotations
@@ -111,6 +116,271 @@ _kind(
 )
 _kind("pesel", _pesel())
 _kind("nip", _nip())
+
+# --- kinds added with the hardening for real traffic (appended: the values above stay the same)
+HEX = "0123456789abcdef"
+B64URL = ALNUM + "_-"
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+UPPER_ALNUM = string.ascii_uppercase + string.digits
+
+
+def _b64(n: int) -> str:
+    return _rand(B64, n)
+
+
+def _password() -> str:
+    """A password as people make them: a word-ish stem, digits, a symbol."""
+    return (
+        _rand(string.ascii_letters, 5).capitalize()
+        + _rand(string.digits, 3)
+        + _rng.choice("!#%&*?@")
+        + _rand(ALNUM, 3)
+    )
+
+
+# e-mail, SMS and chat bots
+_kind("sendgrid_key", "SG." + _rand(B64URL, 22) + "." + _rand(B64URL, 43))
+_kind("mailgun_key", "key-" + _rand(HEX, 32), "MAILGUN_API_KEY={v}")
+_kind(
+    "mailgun_private_key",
+    _rand(HEX, 32) + "-" + _rand(HEX, 8) + "-" + _rand(HEX, 8),
+    "mailgun key {v}",
+)
+_kind("twilio_api_key", "SK" + _rand(HEX, 32), "twilio api key {v}")
+_kind("twilio_account_sid", "AC" + _rand(HEX, 32), "account sid {v} (Twilio)")
+_kind("twilio_auth_token", _rand(HEX, 32), "TWILIO_AUTH_TOKEN={v}")
+_kind("twilio_client_token", _rand(HEX, 32), "Client('AC" + _rand(HEX, 32) + "', '{v}')")
+_kind(
+    "telegram_bot_token",
+    str(_rng.randint(100000000, 7999999999)) + ":AA" + _rand(B64URL, 33),
+    "https://api.telegram.org/bot{v}/sendMessage",
+)
+_kind(
+    "discord_bot_token",
+    "M" + _rand(ALNUM, 23) + "." + _rand(B64URL, 6) + "." + _rand(B64URL, 38),
+    "client.run('{v}')",
+)
+_kind(
+    "discord_webhook",
+    str(_rng.randint(10**17, 10**18)) + "/" + _rand(B64URL, 68),
+    "https://discord.com/api/webhooks/{v}",
+)
+_kind(
+    "slack_webhook",
+    "T" + _rand(UPPER_ALNUM, 10) + "/B" + _rand(UPPER_ALNUM, 10) + "/" + _rand(ALNUM, 24),
+    "https://hooks.slack.com/services/{v}",
+)
+# package registries
+_kind("npm_token", "npm_" + _rand(ALNUM, 36), "//registry.npmjs.org/:_authToken={v}")
+_kind("pypi_token", "pypi-AgEIcHlwaS5vcmc" + _rand(B64URL, 140), "password = {v}")
+_kind("nuget_key", "oy2" + _rand(LOWER_ALNUM, 43), "dotnet nuget push pkg.nupkg --api-key {v}")
+_kind("rubygems_key", "rubygems_" + _rand(HEX, 48), "GEM_HOST_API_KEY: {v}")
+_kind("dockerhub_token", "dckr_pat_" + _rand(B64URL, 27))
+# vendor keys with known prefixes
+_kind("shopify_token", "shpat_" + _rand(HEX, 32))
+_kind("square_token", "sq0atp-" + _rand(B64URL, 22))
+_kind("braintree_token", "access_token$production$" + _rand(LOWER_ALNUM, 16) + "$" + _rand(HEX, 32))
+_kind("linear_key", "lin_api_" + _rand(ALNUM, 40))
+_kind("notion_token", "secret_" + _rand(ALNUM, 43), "NOTION_TOKEN={v}")
+_kind("notion_ntn_token", "ntn_" + _rand(ALNUM, 46))
+_kind("atlassian_token", "ATATT3xFfGF0" + _rand(B64URL, 170) + "=" + _rand(HEX, 8))
+_kind("okta_token", "00" + _rand(ALNUM, 40), "Authorization: SSWS {v}")
+_kind("digitalocean_token", "dop_v1_" + _rand(HEX, 64))
+_kind("heroku_key", "HRKU-AA" + _rand(B64URL, 58))
+_kind("vault_token", "hvs." + _rand(B64URL, 90))
+_kind("pulumi_token", "pul-" + _rand(HEX, 40))
+_kind("doppler_token", "dp.st.prd." + _rand(ALNUM, 43))
+_kind("age_secret_key", "AGE-SECRET-KEY-1" + _rand("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58))
+_kind("google_oauth_secret", "GOCSPX-" + _rand(B64URL, 28))
+_kind(
+    "azure_client_secret",
+    _rand(ALNUM, 3) + "8Q~" + _rand(ALNUM + "_-.~", 34),
+    "AZURE_CLIENT_SECRET={v}",
+)
+_kind("stripe_webhook_secret", "whsec_" + _rand(ALNUM, 32))
+_kind("replicate_token", "r8_" + _rand(ALNUM, 37))
+_kind(
+    "sentry_dsn",
+    _rand(HEX, 32),
+    "SENTRY_DSN=https://{v}@o" + str(_rng.randint(10**5, 10**6)) + ".ingest.sentry.io/4505123",
+)
+_kind("datadog_api_key", _rand(HEX, 32), "DD_API_KEY={v}")
+_kind("paypal_client_secret", "E" + _rand(B64URL, 79), "PAYPAL_CLIENT_SECRET={v}")
+_kind("aws_session_token", "FwoGZXIvYXdzE" + _rand(B64, 300), "aws_session_token = {v}")
+# cloud storage
+_kind(
+    "azure_storage_connection",
+    _b64(86) + "==",
+    "DefaultEndpointsProtocol=https;AccountName=prodstore;AccountKey={v};EndpointSuffix=core.windows.net",
+)
+_kind(
+    "azure_service_bus",
+    _b64(43) + "=",
+    "Endpoint=sb://orders.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={v}",
+)
+_kind(
+    "azure_sas_url",
+    _rand(ALNUM, 30) + "%2B" + _rand(ALNUM, 10) + "%3D",
+    "https://prodstore.blob.core.windows.net/exports/report.csv?sv=2022-11-02&ss=b&srt=o&sp=r&se=2025-01-01T00:00:00Z&spr=https&sig={v}",
+)
+_kind(
+    "azure_sas_connection",
+    "sv=2022-11-02&ss=bfqt&srt=sco&sp=rwdlacup&se=2025-06-01T00:00:00Z&sig="
+    + _rand(ALNUM, 40)
+    + "%3D",
+    "BlobEndpoint=https://prodstore.blob.core.windows.net/;SharedAccessSignature={v}",
+)
+_kind(
+    "aws_presigned_url",
+    _rand(HEX, 64),
+    "https://billing-exports.s3.amazonaws.com/2024/05/report.csv?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20240501T120000Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature={v}",
+)
+_kind(
+    "gcs_signed_url",
+    _rand(HEX, 256),
+    "https://storage.googleapis.com/exports/report.csv?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Date=20240501T120000Z&X-Goog-Expires=900&X-Goog-SignedHeaders=host&X-Goog-Signature={v}",
+)
+# credentials in headers, URLs and command lines
+_BASIC_PW = _password()
+_kind(
+    "basic_auth_header",
+    __import__("base64").b64encode(f"deploy:{_BASIC_PW}".encode()).decode(),
+    "Authorization: Basic {v}",
+)
+_kind(
+    "mongodb_url_password", _password(), "mongodb+srv://admin:{v}@cluster0.abcde.mongodb.net/shop"
+)
+_kind("redis_url_password", _rand(ALNUM, 24), "redis://:{v}@cache.internal:6379/0")
+_kind("curl_user_password", _password(), "curl -u deploy:{v} https://api.internal/v1/items")
+_kind(
+    "mysql_p_flag",
+    _password().replace("@", "x").replace("&", "x"),
+    "mysql -u root -p{v} production < dump.sql",
+)
+_kind(
+    "cli_password_flag", _password(), "docker login --username ci --password {v} registry.internal"
+)
+_kind("cli_token_flag", _rand(ALNUM, 40), "deploy-tool push --token {v} --env prod")
+_kind("docker_login_p", _rand(ALNUM, 36), "docker login -u ci -p {v} registry.gitlab.com")
+_kind("netrc", _password(), "machine api.internal.net\n  login deploy\n  password {v}\n")
+_kind("netrc_one_line", _rand(ALNUM, 20), "machine ftp.internal.net login backup password {v}")
+_K8S_VALUE = _b64(32)
+_kind(
+    "k8s_secret_data",
+    _K8S_VALUE,
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db-credentials\ntype: Opaque\ndata:\n  username: YWRtaW4=\n  password: {v}\n",
+)
+_kind(
+    "openssh_private_key",
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+    + _b64(70)
+    + "\n"
+    + _b64(70)
+    + "\n"
+    + _b64(28),
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n{v}\n-----END OPENSSH PRIVATE KEY-----",
+)
+_kind(
+    "truncated_private_key",
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC"
+    + _b64(13)
+    + "\n"
+    + _b64(64)
+    + "\n"
+    + _b64(40),
+    "-----BEGIN PRIVATE KEY-----\n{v}",
+)
+_kind(
+    "escaped_private_key",
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + _b64(32) + "\\n" + _b64(64),
+    '"private_key": "-----BEGIN PRIVATE KEY-----\\n{v}\\n-----END PRIVATE KEY-----\\n"',
+)
+_kind(
+    "pgp_private_key",
+    _b64(64) + "\n" + _b64(64) + "\n=" + _b64(4),
+    "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{v}\n-----END PGP PRIVATE KEY BLOCK-----",
+)
+# passwords stated in Polish and English prose
+_kind("password_pl_colon", _password(), "hasło: {v}")
+_kind("password_pl_to", _password(), "moje hasło to {v}")
+_kind("password_pl_jest", _password(), "hasłem jest {v}")
+_kind("password_pl_do_bazy", _password(), "haslo do bazy: {v}")
+_kind("password_pl_uzyj", _password(), "użyj hasła {v}")
+_kind("password_pl_konta", _password(), "Hasło do konta admina to {v}")
+_kind("password_en_is", _password(), "the password is {v}")
+_kind("password_en_for", _password(), "the password for the staging db is {v}")
+_kind("pwd_en", _password(), "pwd {v}")
+# generic assignments decided by the key's name and the value's look
+_kind("generic_api_key_env", _rand(ALNUM, 32), "PAYMENTS_API_KEY={v}")
+_kind("generic_client_secret_yaml", _rand(B64URL, 40), "client_secret: {v}")
+_kind("generic_token_json", _rand(ALNUM, 40), '"auth_token": "{v}"')
+_kind(
+    "django_secret_key",
+    "django-insecure-" + _rand(ALNUM + "!@#%^&*(-_=+)", 50).replace("(", "x"),
+    "SECRET_KEY = '{v}'",
+)
+_kind("db_password_env", _password(), "DB_PASSWORD={v}")
+_kind(
+    "ado_connection_string",
+    _password().replace(";", "x"),
+    "Server=tcp:db.internal,1433;Database=app;User Id=app;Password={v};",
+)
+_kind(
+    "jdbc_password",
+    _password().replace("&", "x"),
+    "jdbc:postgresql://db.internal:5432/app?user=app&password={v}",
+)
+_kind("php_password", _password(), "$db_password = '{v}';")
+_kind("xml_password", _password(), "<password>{v}</password>")
+_kind("docker_env_password", _password(), "docker run -e POSTGRES_PASSWORD={v} postgres:16")
+_kind("password_pl_dash", _password(), "hasło do poczty - {v}")
+_kind("password_pl_stare", _password(), "Zapomniałem hasła, stare to {v}")
+_kind("password_en_my", _password(), "my password is {v}")
+_kind("api_key_prose", _rand(HEX, 32), "API key: {v}")
+_kind("x_api_key_header", _rand(ALNUM, 32), "X-API-Key: {v}")
+_kind("pw_assignment", _password(), 'pw = "{v}"')
+_kind("sql_identified_by", _password().replace("'", "x"), "CREATE USER app IDENTIFIED BY '{v}';")
+_kind(
+    "postgres_role_password",
+    _password().replace("'", "x"),
+    "CREATE ROLE app WITH LOGIN PASSWORD '{v}';",
+)
+_kind("ansible_become_pass", _password(), "ansible_become_pass: {v}")
+_kind(
+    "docker_config_auth",
+    __import__("base64").b64encode(f"ci:{_password()}".encode()).decode(),
+    '{"auths": {"registry.internal": {"auth": "{v}"}}}',
+)
+# personal data in more shapes
+_kind(
+    "phone_pl_context",
+    "601 " + str(_rng.randint(100, 999)) + " " + str(_rng.randint(100, 999)),
+    "tel. {v}",
+)
+_kind(
+    "phone_us_context",
+    "(415) " + str(_rng.randint(200, 999)) + "-" + str(_rng.randint(1000, 9999)),
+    "call me at {v}",
+)
+_kind(
+    "phone_pl_zadzwon",
+    str(_rng.randint(500, 799))
+    + "-"
+    + str(_rng.randint(100, 999))
+    + "-"
+    + str(_rng.randint(100, 999)),
+    "zadzwoń pod {v}",
+)
+_NIP_BARE = _nip().replace("-", "")
+_kind("nip_bare_context", _NIP_BARE, "NIP {v}")
+_kind("nip_eu_vat", _nip().replace("-", ""), "VAT EU: PL{v}")
+_kind(
+    "iban_compact",
+    _iban("DE", "".join(_rng.choice(string.digits) for _ in range(18))).replace(" ", ""),
+)
+_CARD = _luhn_complete("4", 16)
+_kind("credit_card_spaced", " ".join(_CARD[i : i + 4] for i in range(0, 16, 4)))
+_kind("email_plus", "anna.nowak+faktury@firma-" + _rand(string.ascii_lowercase, 6) + ".pl")
 
 CONTEXTS = {
     "code": 'def connect():\n    cfg = "{s}"\n    return Client(cfg, retries=3)\n',

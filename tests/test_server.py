@@ -226,7 +226,7 @@ def test_an_error_after_the_stream_started_is_an_error_event(serve, upstream):
             400,
         ),
         (
-            b'{"model": "prellm:default", "messages": [{"role": "user", "content": "hi"}], "n": 3}',
+            b'{"model": "prellm:default", "messages": [{"role": "user", "content": "hi"}], "n": 3, "stream": true}',
             400,
         ),
         (

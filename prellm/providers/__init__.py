@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import (
@@ -28,7 +28,7 @@ from ..errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from ..models import StageRecord
+from ..models import StageRecord, ToolCallDelta
 from ..observability.logging import get_logger
 from .resolve import (
     DEFAULT_LOCAL_MODEL,
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_LOCAL_MODEL",
     "Completion",
     "acomplete",
+    "araw",
     "astream",
     "check_model",
     "check_known",
@@ -124,6 +125,8 @@ class Completion:
     finish_reason: str | None
     ms: float
     usage_estimated: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # OpenAI shape
+    choices: list[dict[str, Any]] = field(default_factory=list)  # every choice, OpenAI shape
 
     def record(self, stage: str, role: str) -> StageRecord:
         """This call as one stage of a request's account."""
@@ -260,11 +263,29 @@ def _prepare(model: str) -> None:
         get_runtime(model.removeprefix(LOCAL_PREFIX))
 
 
+# OpenAI fields litellm accepts but does not send to OpenAI-compatible servers: they go
+# in the request body as they are (``extra_body``), so the upstream really gets them.
+_BODY_FIELDS = ("metadata", "verbosity", "user")
+_OPENAI_COMPATIBLE = {"openai", "custom_openai", "azure", "hosted_vllm", "openai_like"}
+
+
+def _provider(model: str) -> str | None:
+    try:
+        return str(litellm().get_llm_provider(model=model)[1])
+    except Exception:
+        return None
+
+
 def _call_kwargs(
     model: str, messages: list[dict[str, Any]], params: dict[str, Any]
 ) -> dict[str, Any]:
     kw = {k: v for k, v in params.items() if v is not None}
     kw.setdefault("timeout", 120.0)
+    moved = {k: kw.pop(k) for k in _BODY_FIELDS if k in kw}
+    if moved and _provider(model) in _OPENAI_COMPATIBLE:
+        kw["extra_body"] = {**moved, **(kw.get("extra_body") or {})}
+    else:
+        kw.update(moved)
     return {"model": model, "messages": messages, **kw}
 
 
@@ -307,9 +328,12 @@ async def acomplete(
     usage = getattr(resp, "usage", None)
     pt = int(getattr(usage, "prompt_tokens", 0) or 0)
     ct = int(getattr(usage, "completion_tokens", 0) or 0)
+    choices = [_choice_dict(c) for c in resp.choices]
     return Completion(
         model=model,
         content=choice.message.content or "",
+        tool_calls=choices[0]["message"].get("tool_calls") or [],
+        choices=choices,
         prompt_tokens=pt,
         completion_tokens=ct,
         # litellm already priced the response; None when its table does not know the model.
@@ -322,10 +346,79 @@ async def acomplete(
     )
 
 
+def _choice_dict(choice: Any) -> dict[str, Any]:
+    """One choice of a litellm response in OpenAI's shape (only the fields that are set)."""
+    message = choice.message
+    msg: dict[str, Any] = {"role": "assistant", "content": message.content}
+    calls = getattr(message, "tool_calls", None)
+    if calls:
+        msg["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.function.name, "arguments": c.function.arguments or ""},
+            }
+            for c in calls
+        ]
+    function_call = getattr(message, "function_call", None)
+    if function_call:
+        msg["function_call"] = {"name": function_call.name, "arguments": function_call.arguments}
+    if refusal := getattr(message, "refusal", None):
+        msg["refusal"] = refusal
+    out: dict[str, Any] = {
+        "index": getattr(choice, "index", 0),
+        "message": msg,
+        "finish_reason": choice.finish_reason,
+    }
+    logprobs = getattr(choice, "logprobs", None)
+    if logprobs:
+        out["logprobs"] = logprobs if isinstance(logprobs, dict) else logprobs.model_dump()
+    return out
+
+
+class _Assembled:
+    """What a stream has delivered so far: text, tool calls by index, usage, finish."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.usage: Any = None
+        self.finish: str | None = None
+
+    def take(self, chunk: Any) -> list[str | ToolCallDelta]:
+        """The text and tool-call pieces of one chunk, remembered for the end."""
+        if getattr(chunk, "usage", None):
+            self.usage = chunk.usage
+        if not chunk.choices:
+            return []
+        ch = chunk.choices[0]
+        self.finish = ch.finish_reason or self.finish
+        out: list[str | ToolCallDelta] = []
+        if text := getattr(ch.delta, "content", None):
+            self.parts.append(text)
+            out.append(text)
+        for tc in getattr(ch.delta, "tool_calls", None) or []:
+            index = getattr(tc, "index", 0) or 0
+            fn = getattr(tc, "function", None)
+            name, args = getattr(fn, "name", None), getattr(fn, "arguments", None) or ""
+            call = self.calls.setdefault(
+                index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            )
+            call["id"] = tc.id or call["id"]
+            call["function"]["name"] = name or call["function"]["name"]
+            call["function"]["arguments"] += args
+            out.append(ToolCallDelta(index=index, id=tc.id, name=name, arguments=args))
+        return out
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [self.calls[i] for i in sorted(self.calls)]
+
+
 async def astream(
     model: str, messages: list[dict[str, Any]], *, deadline: float | None = None, **params: Any
-) -> AsyncGenerator[str | Completion, None]:
-    """Stream a chat completion: text deltas as they arrive, then one ``Completion``.
+) -> AsyncGenerator[str | ToolCallDelta | Completion, None]:
+    """Stream a chat completion: text deltas and tool-call pieces as they arrive, then one
+    ``Completion`` with the tool calls assembled.
 
     ``deadline`` bounds the whole stream. When the stream ends early (the caller
     stops, the upstream cuts it), the ``Completion`` is never yielded: use
@@ -335,51 +428,50 @@ async def astream(
 
     ll = litellm()
     t0 = time.perf_counter()
-    parts: list[str] = []
-    usage = None
-    finish = None
+    got = _Assembled()
     try:
         _remaining(model, deadline, params)
         if is_embedded(model):
             await asyncio.to_thread(_prepare, model)
-        stream = await _bounded(
-            model,
-            ll.acompletion(
-                **_call_kwargs(model, messages, params),
-                stream=True,
-                stream_options={"include_usage": True},
-            ),
-            deadline,
+        call = ll.acompletion(
+            **_call_kwargs(model, messages, params),
+            stream=True,
+            stream_options={"include_usage": True},
         )
+        stream = await _bounded(model, call, deadline)
         async for chunk in _chunks(model, stream, deadline):
-            if getattr(chunk, "usage", None):
-                usage = chunk.usage
-            if not chunk.choices:
-                continue
-            ch = chunk.choices[0]
-            finish = ch.finish_reason or finish
-            text = getattr(ch.delta, "content", None)
-            if text:
-                parts.append(text)
-                yield text
+            for piece in got.take(chunk):
+                yield piece
     except Exception as exc:
         raise _map_error(model, exc) from exc
-    content = "".join(parts)
+    yield _streamed_completion(ll, model, messages, got, t0)
+
+
+def _streamed_completion(
+    ll: Any, model: str, messages: list[dict[str, Any]], got: _Assembled, t0: float
+) -> Completion:
+    content, usage = "".join(got.parts), got.usage
     estimated = usage is None or not getattr(usage, "prompt_tokens", 0)
-    if estimated or usage is None:
+    if estimated:
         pt = ll.token_counter(model=model, messages=messages)
-        ct = ll.token_counter(model=model, text=content)
+        ct = ll.token_counter(model=model, text=content) if content else 0
     else:
         pt, ct = int(usage.prompt_tokens), int(usage.completion_tokens or 0)
-    yield Completion(
+    calls = got.tool_calls()
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if calls:
+        message["tool_calls"] = calls
+    return Completion(
         model=model,
         content=content,
         prompt_tokens=pt,
         completion_tokens=ct,
         cost_usd=cost_of(model, pt, ct),
-        finish_reason=finish,
+        finish_reason=got.finish,
         ms=(time.perf_counter() - t0) * 1000,
         usage_estimated=estimated,
+        tool_calls=calls,
+        choices=[{"index": 0, "message": message, "finish_reason": got.finish}],
     )
 
 
@@ -484,5 +576,32 @@ def completion_params() -> frozenset[str]:
         from litellm.types.utils import all_litellm_params
 
         named = set(inspect.signature(ll.completion).parameters) - {"model", "messages", "kwargs"}
-        _params = frozenset(named | set(all_litellm_params)) - {"stream"}
+        # Read by completion() from its kwargs, yet missing from litellm's own list.
+        read_from_kwargs = {"drop_params", "additional_drop_params"}
+        _params = frozenset(named | set(all_litellm_params) | read_from_kwargs) - {"stream"}
     return _params
+
+
+async def araw(
+    kind: str, model: str, deadline: float | None = None, **params: Any
+) -> dict[str, Any]:
+    """A text completion (``kind="text"``) or embeddings (``kind="embedding"``) call,
+    as the provider answered it (OpenAI's shape), with litellm's cost in ``_cost_usd``."""
+    import asyncio
+
+    ll = litellm()
+    fn = ll.atext_completion if kind == "text" else ll.aembedding
+    try:
+        left = _remaining(model, deadline, params)
+        call = fn(model=model, **{k: v for k, v in params.items() if v is not None})
+        resp = await (asyncio.wait_for(call, left) if left is not None else call)
+    except TimeoutError:
+        raise ProviderTimeoutError(
+            model, "timed out (the request's deadline)", status_code=504
+        ) from None
+    except Exception as exc:
+        raise _map_error(model, exc) from exc
+    body: dict[str, Any] = resp.model_dump() if hasattr(resp, "model_dump") else dict(resp)
+    hidden = getattr(resp, "_hidden_params", {}) or {}
+    body["_cost_usd"] = 0.0 if is_free(model) else hidden.get("response_cost")
+    return body

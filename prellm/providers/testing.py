@@ -8,8 +8,12 @@ run without a network or weights:
   the user's text are preferred, so a query about deploying gets ``deploy``).
 * ``test/invalid`` returns text that is not JSON whenever JSON is asked for.
 * ``test/fail`` raises a provider error.
+* ``test/tools`` behaves like a tool-calling model: offered tools and given a user
+  turn, it calls the tool ``tool_choice`` names (else the first) with arguments built
+  from that tool's JSON Schema; given tool results, it answers with them in text.
 * ``test/<name>`` calls the function registered with ``register_function(name, fn)``;
-  ``fn(messages, params)`` returns the reply text.
+  ``fn(messages, params)`` returns the reply text, or a dict ``{"content": ...,
+  "tool_calls": [{"name": ..., "arguments": {...}}]}`` to call tools.
 
 Every request is recorded (``recorded_requests()``) so tests can assert on
 what a model received.
@@ -30,7 +34,8 @@ from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 from ..language import detect
 from ..messages import text_of
 
-FunctionModel = Callable[[list[dict[str, Any]], dict[str, Any]], str]
+Reply = str | dict[str, Any]  # text, or {"content": ..., "tool_calls": [{"name", "arguments"}]}
+FunctionModel = Callable[[list[dict[str, Any]], dict[str, Any]], Reply]
 
 _functions: dict[str, FunctionModel] = {}
 _recorded: list[dict[str, Any]] = []
@@ -98,7 +103,44 @@ def example_from_schema(schema: dict[str, Any], hint: str = "", key: str = "valu
     return key[: schema.get("maxLength", 80)]
 
 
-def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+def _tool_model(messages: list[dict[str, Any]], params: dict[str, Any]) -> Reply:
+    """A scripted tool-calling model (see the module's docstring)."""
+    last = messages[-1] if messages else {}
+    if last.get("role") in ("tool", "function"):
+        results = [
+            text_of(m.get("content")) for m in messages if m.get("role") in ("tool", "function")
+        ]
+        return "Tool results: " + "; ".join(results[-4:])
+    tools = [t["function"] for t in params.get("tools") or [] if isinstance(t, dict)]
+    tools += [f for f in params.get("functions") or [] if isinstance(f, dict)]
+    choice = params.get("tool_choice")
+    if not tools or choice == "none":
+        return _last_user(messages)
+    wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    tool = next((t for t in tools if t.get("name") == wanted), tools[0])
+    schema = tool.get("parameters") or {"type": "object", "properties": {}}
+    args = example_from_schema(schema, _last_user(messages))
+    return {"content": None, "tool_calls": [{"name": tool["name"], "arguments": args}]}
+
+
+def _tool_calls(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """The reply's calls in OpenAI's shape, with ids a client can answer to."""
+    return [
+        {
+            "id": f"call_{i}_{c['name']}",
+            "type": "function",
+            "function": {
+                "name": c["name"],
+                "arguments": c["arguments"]
+                if isinstance(c["arguments"], str)
+                else json.dumps(c["arguments"], ensure_ascii=False),
+            },
+        }
+        for i, c in enumerate(reply.get("tool_calls") or [])
+    ]
+
+
+def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Reply:
     with _lock:
         _recorded.append({"model": f"test/{model}", "messages": messages, "params": params})
     rf = params.get("response_format") or {}
@@ -107,6 +149,8 @@ def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -
         raise CustomLLMError(status_code=503, message="test model configured to fail")
     if model in _functions:
         return _functions[model](messages, params)
+    if model == "tools" and not wants_json:
+        return _tool_model(messages, params)
     if model == "invalid" and wants_json:
         return "this is not JSON {"
     if wants_json:
@@ -138,9 +182,18 @@ class TestLLM(CustomLLM):
         *args,
         **kwargs,
     ):  # type: ignore[override]  # noqa: E501
-        text = _reply(model, messages, dict(optional_params))
-        model_response.choices[0].message.content = text  # type: ignore[union-attr]
-        p, c = _usage(messages, text)
+        reply = _reply(model, messages, dict(optional_params))
+        text = reply if isinstance(reply, str) else reply.get("content") or ""
+        message = model_response.choices[0].message  # type: ignore[union-attr]
+        message.content = text if isinstance(reply, str) else reply.get("content")
+        if isinstance(reply, dict) and reply.get("tool_calls"):
+            from litellm.types.utils import ChatCompletionMessageToolCall
+
+            message.tool_calls = [ChatCompletionMessageToolCall(**c) for c in _tool_calls(reply)]
+            model_response.choices[0].finish_reason = "tool_calls"
+        p, c = _usage(
+            messages, text + json.dumps(_tool_calls(reply) if isinstance(reply, dict) else [])
+        )
         model_response.usage = Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)  # type: ignore[attr-defined]
         return model_response
 
@@ -162,8 +215,10 @@ class TestLLM(CustomLLM):
         *args,
         **kwargs,
     ) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
-        text = _reply(model, messages, dict(optional_params))
-        words = text.split(" ")
+        reply = _reply(model, messages, dict(optional_params))
+        text = reply if isinstance(reply, str) else reply.get("content") or ""
+        calls = _tool_calls(reply) if isinstance(reply, dict) else []
+        words = text.split(" ") if text else []
         for i, w in enumerate(words):
             yield {
                 "text": w if i == 0 else " " + w,
@@ -173,11 +228,20 @@ class TestLLM(CustomLLM):
                 "index": 0,
                 "tool_use": None,
             }
-        p, c = _usage(messages, text)
+        for i, call in enumerate(calls):
+            yield {
+                "text": "",
+                "is_finished": False,
+                "finish_reason": "",
+                "usage": None,
+                "index": 0,
+                "tool_use": {**call, "index": i},  # type: ignore[typeddict-item]
+            }
+        p, c = _usage(messages, text + json.dumps(calls))
         yield {
             "text": "",
             "is_finished": True,
-            "finish_reason": "stop",
+            "finish_reason": "tool_calls" if calls else "stop",
             "index": 0,
             "tool_use": None,
             "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},

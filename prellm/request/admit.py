@@ -7,6 +7,7 @@ the budget (``BudgetExceededError`` here means no model was called).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from ..providers import check_known, cost_of, output_limit
 from ..safety import SensitiveDataFilter
 from ..store.budget import key_label
 from .deps import EngineDeps
+from .limits import check_limits
 from .options import RunOptions
 from .state import RequestState
 
@@ -65,6 +67,7 @@ def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState
         state.reservation = deps.budget.reserve(
             [deps.small, deps.large], estimate, api_key=opts.budget_key
         )
+    check_limits(deps, state)  # a virtual key's models, budgets and rates (request/limits.py)
     return state
 
 
@@ -85,6 +88,9 @@ def estimate_cost(
     messages = kwargs.get("messages") or []
     text = (query or "") + " ".join(text_of(m.get("content")) for m in messages)
     text += str(kwargs.get("user_context") or "")
+    # Tool definitions never reach the small model, but the large one reads them all.
+    if kwargs.get("tools") or kwargs.get("functions"):
+        text += json.dumps([kwargs.get("tools"), kwargs.get("functions")], default=str)
     prompt = estimate_tokens(text) + PROMPT_OVERHEAD_TOKENS
     asked = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
     limit = output_limit(large) or reserve_output_tokens

@@ -14,6 +14,8 @@ from .state import RequestState
 def clarify(deps: EngineDeps, state: RequestState) -> str | None:
     """The question to ask instead of answering, or None to go on."""
     rule, d = state.rule, state.decomposition
+    if state.conv.continuation:
+        return None  # rules speak to new user turns, not to an agent's tool loop
     if rule is None or (rule.rule.intents and d.intent not in rule.rule.intents):
         return None
     d.matched_rule = rule.rule.name

@@ -15,12 +15,22 @@ from .. import providers
 from ..language import language_name
 from ..messages import build_large_messages
 from ..models import StageEvent, SubAnswer
-from ..strategies import ComposeContext, Composition
+from ..strategies import ComposeContext, Composition, get_strategy
 from .deps import EngineDeps
+from .outbound import redact_messages, redact_params
+from .resume import remember
 from .state import RequestState
 
 
 async def compose(deps: EngineDeps, state: RequestState) -> AsyncGenerator[StageEvent, None]:
+    state.params = {**deps.llm_kwargs, **_user(state), **state.opts.llm_kwargs}
+    if state.resumed is not None:
+        await _finalise(state, state.resumed)  # an agent continuation: as composed before
+        return
+    if _tools(state.params) and state.strategy.name == "split":
+        # Sub-answers without the tools would contradict them: one composed turn instead.
+        state.notices.append("split with tools: composed as structure, one call with the tools")
+        state.strategy = get_strategy("structure")
     d, strategy = state.decomposition, state.strategy
     ctx = ComposeContext(
         query=state.conv.query,
@@ -29,8 +39,8 @@ async def compose(deps: EngineDeps, state: RequestState) -> AsyncGenerator[Stage
         language=language_name(d.language, state.conv.query),
         user_context=state.context_text,
         intent_descriptions={i["name"]: i["description"] for i in deps.intents},
+        tools=_tools(state.params),
     )
-    state.params = {**deps.llm_kwargs, **_user(state), **state.opts.llm_kwargs}
     parts = strategy.parts(ctx)
     if parts:
         yield StageEvent(
@@ -41,16 +51,39 @@ async def compose(deps: EngineDeps, state: RequestState) -> AsyncGenerator[Stage
         composition = strategy.merge(ctx, state.sub_answers)
     else:
         composition = strategy.compose(ctx) if strategy.name != "split" else Composition()
-    _finalise(state, composition)
+    remember(deps, state, composition)
+    await _finalise(state, composition)
 
 
 def _user(state: RequestState) -> dict[str, Any]:
     return {"user": state.opts.user} if state.opts.user else {}
 
 
-def _finalise(state: RequestState, composition: Composition) -> None:
+def _tools(params: dict[str, Any]) -> list[str]:
+    """The names of the tools (or legacy functions) the large model is offered."""
+    names = [
+        t.get("function", {}).get("name", "")
+        for t in params.get("tools") or []
+        if isinstance(t, dict)
+    ]
+    names += [f.get("name", "") for f in params.get("functions") or [] if isinstance(f, dict)]
+    return [n for n in names if n]
+
+
+LARGE_TEXT = 64_000  # characters; redacting more runs in a thread, off the event loop
+
+
+async def _finalise(state: RequestState, composition: Composition) -> None:
     messages = build_large_messages(state.conv, composition)
-    state.large_messages = state.guard.redact_messages(messages) if state.guard else messages
+    if state.guard:
+        guard = state.guard
+        size = sum(len(str(m.get("content") or "")) for m in messages)
+        if size > LARGE_TEXT:
+            messages = await asyncio.to_thread(redact_messages, guard, messages)
+        else:
+            messages = redact_messages(guard, messages)
+        state.params = redact_params(guard, state.params)
+    state.large_messages = messages
     d = state.decomposition
     # The result shows what the large model was sent, redacted as it was sent.
     d.system_prompt = state.hide(composition.system) if composition.system else None
@@ -78,7 +111,7 @@ async def _answer_parts(
 
     def messages(q: str) -> list[dict[str, Any]]:
         turn = state.conv.replace_last(state.strategy.part_prompt(ctx, q))
-        return state.guard.redact_messages(turn) if state.guard else turn
+        return redact_messages(state.guard, turn) if state.guard else turn
 
     done = await asyncio.gather(
         *[

@@ -17,6 +17,7 @@ from ..config.prompts import PromptRegistry
 if TYPE_CHECKING:
     from ..intents import LabelIndex
     from ..store import BudgetTracker, UserMemory
+    from ..store.cache import StateCache
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,4 @@ class EngineDeps:
     memory: UserMemory | None
     trace: bool
     trace_dir: str | None
+    turns: StateCache | None = None  # composed user turns, for agent continuations

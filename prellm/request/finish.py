@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..models import PreLLMResult, SubAnswer
+from ..models import PreLLMResult, SubAnswer, ToolCall
 from ..observability.logging import get_logger
 from .deps import EngineDeps
 from .state import RequestState
@@ -37,6 +37,9 @@ def result(deps: EngineDeps, state: RequestState, clarification: str | None = No
         notices=state.notices,
         redactions=guard.report if guard else {},
         parsed=answer.parsed if answer else None,
+        tool_calls=[ToolCall.model_validate(c) for c in answer.tool_calls] if answer else [],
+        choices=answer.choices if answer else [],
+        turn="continuation" if state.conv.continuation else "new",
         pipeline=state.pipeline,
         pipeline_steps=state.run.steps if state.run else [],
         needs_clarification=clarification is not None,

@@ -12,11 +12,14 @@ import difflib
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..store.keys import Principal
 
 UserContext = str | dict[str, Any] | None
 ResponseSchema = str | dict[str, Any] | type[pydantic.BaseModel] | None
@@ -40,6 +43,7 @@ class RunOptions:
     session: str | None = None
     user: str | None = None  # OpenAI's end-user id: memory's key, and sent to the provider
     budget_key: str | None = None  # the caller's API key: spend is attributed to it
+    principal: Principal | None = None  # the authenticated caller (virtual key, team, limits)
     deadline_s: float | None = None  # one bound on all of the request's model calls
     llm_kwargs: Mapping[str, Any] = field(default_factory=dict)  # checked litellm parameters
 
@@ -80,6 +84,7 @@ def run_options(
     session: str | None = None,
     user: str | None = None,
     budget_key: str | None = None,
+    principal: Principal | None = None,
     deadline_s: float | None = None,
     **llm_kwargs: Any,
 ) -> RunOptions:
@@ -92,8 +97,10 @@ def run_options(
     ``response_schema`` a schemas.yaml name, a dict or a Pydantic model (the answer
     comes back validated in ``result.parsed``); ``pipeline`` a configured pipeline;
     ``trace`` write a Markdown trace; ``session``/``user`` memory; ``budget_key``
-    the caller's key the spend is attributed to; ``deadline_s`` one time limit for all
-    of the request's model calls, retries included (past it: ``ProviderTimeoutError``).
+    the caller's key the spend is attributed to; ``principal`` the authenticated caller
+    (a virtual key: its team's and its models, budgets and rates apply); ``deadline_s``
+    one time limit for all of the request's model calls, retries included (past it:
+    ``ProviderTimeoutError``).
     """
     return RunOptions(
         messages=messages,
@@ -110,6 +117,7 @@ def run_options(
         session=session,
         user=user,
         budget_key=budget_key,
+        principal=principal,
         deadline_s=deadline_s,
         llm_kwargs=check_llm_kwargs(llm_kwargs),
     )

@@ -1,11 +1,13 @@
 """The one request path, in order. Read this function to know what preLLM does.
 
-    admit → route → gather → analyse → clarify → compose → answer → finish
+    admit → route → gather → [resume] → analyse → clarify → compose → answer → finish
 
 Each stage is a module of this package with one entry function taking the
-engine's frozen ``EngineDeps`` and the request's ``RequestState``. Slots the
-coming stages take: key and rate checks in ``admit``; tool-call continuations
-and big-input condensing before ``analyse``; a decomposition cache around it.
+engine's frozen ``EngineDeps`` and the request's ``RequestState``. ``resume``
+runs only for agent continuations (the last message is a tool result): the
+user turn composed earlier is reused and the small model does not run. Slots
+the coming stages take: key and rate checks in ``admit``; big-input condensing
+before ``analyse``; a decomposition cache around it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from ..models import PreLLMResult, StageEvent
+from ..models import PreLLMResult, StageEvent, ToolCallDelta
 from .admit import admit
 from .analyse import analyse
 from .answer import answer
@@ -23,9 +25,10 @@ from .deps import EngineDeps
 from .finish import record, result, settle
 from .gather import gather
 from .options import RunOptions
+from .resume import resume
 from .route import route
 
-Event = str | StageEvent | PreLLMResult
+Event = str | StageEvent | ToolCallDelta | PreLLMResult
 
 
 async def run_request(
@@ -40,6 +43,8 @@ async def run_request(
     try:
         route(deps, state)
         await gather(deps, state)
+        if state.conv.continuation:
+            resume(deps, state)  # an agent's tool loop: no second analysis of the same turn
         for notice in state.notices:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
         # Each stage's generator is closed before the books settle, also when the caller

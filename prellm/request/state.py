@@ -21,7 +21,7 @@ from ..providers import Completion
 from ..response_schema import SchemaRequest
 from ..rules import RuleMatch
 from ..safety import SensitiveDataFilter
-from ..strategies import Strategy, get_strategy
+from ..strategies import Composition, Strategy, get_strategy
 from .options import RunOptions
 
 
@@ -32,6 +32,8 @@ class LargeAnswer:
     completion: Completion
     content: str  # placeholders restored
     parsed: dict[str, Any] | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # arguments restored
+    choices: list[dict[str, Any]] = field(default_factory=list)  # every choice, restored
 
 
 @dataclass
@@ -58,6 +60,8 @@ class RequestState:
     schema: SchemaRequest | None = None
     # gather
     context_text: str | None = None
+    # resume (agent continuations): the composition reused for the earlier user turn
+    resumed: Composition | None = None
     # analyse
     decomposition: Decomposition = field(default_factory=Decomposition)
     run: Run | None = None

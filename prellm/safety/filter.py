@@ -4,107 +4,49 @@ Each value becomes a stable placeholder (``[SECRET_1]``, ``[EMAIL_2]``): the sam
 value gets the same placeholder everywhere in a request, so the large model can
 still refer to it, and its answer gets the originals back before the user sees
 it, also when it streams. The mapping lives in this object only, for one request.
+
+Threads: a filter object holds one request's mapping and is used from one thread
+at a time (``asyncio.to_thread(f.redact, big_text)`` is fine). The compiled rules
+(``default_rules()``) are immutable and shared safely by every thread.
 """
 
 from __future__ import annotations
 
-import functools
+import json
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from .extractors import key_strength
+from .heuristics import looks_secret
+from .rules import (
+    Rule,
+    RulesFile,
+    RuleSpec,
+    SensitiveDataError,
+    default_rules,
+    load_rules,
+)
+from .scan import Scan
+from .structured import Slot, collect_json, collect_schema, fill
 
-from ..config.resources import load_yaml_text, shipped_yaml
-from ..errors import ConfigError
-from .validators import VALIDATORS
+PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]{0,40})_(\d{1,9})\]")
 
-PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]*)_(\d+)\]")
+__all__ = [
+    "PLACEHOLDER",
+    "Rule",
+    "RuleSpec",
+    "RulesFile",
+    "SensitiveDataError",
+    "SensitiveDataFilter",
+    "StreamRestorer",
+    "default_rules",
+    "load_rules",
+]
 
-
-class RuleSpec(BaseModel):
-    """One rule of ``sensitive.yaml``."""
-
-    name: str
-    label: str = Field(pattern=r"^[A-Z][A-Z_]*$")
-    pattern: str
-    validator: str | None = None
-    action: Literal["redact", "mask", "keep"] = "redact"
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"invalid regex: {exc}") from None
-        return v
-
-    @field_validator("validator")
-    @classmethod
-    def _known(cls, v: str | None) -> str | None:
-        if v is not None and v not in VALIDATORS:
-            raise ValueError(f"unknown validator {v!r}; known: {', '.join(VALIDATORS)}")
-        return v
-
-
-class RulesFile(BaseModel):
-    rules: list[RuleSpec]
-
-
-@dataclass(frozen=True)
-class Rule:
-    spec: RuleSpec
-    regex: re.Pattern[str]
-    check: Callable[[str], bool] | None
-
-    def spans(self, text: str) -> list[tuple[int, int, str]]:
-        out = []
-        for m in self.regex.finditer(text):
-            group = "value" if "value" in self.regex.groupindex else 0
-            start, end = m.span(group)
-            value = m.group(group)
-            if start < end and (self.check is None or self.check(value)):
-                out.append((start, end, value))
-        return out
-
-
-def load_rules(extra_files: Sequence[str | Path] = ()) -> list[Rule]:
-    """The shipped rules, then each user file's (a user rule with a shipped name replaces it)."""
-    specs = {
-        r.name: r for r in _parse(shipped_yaml("sensitive.yaml"), "prellm/data/sensitive.yaml")
-    }
-    for f in extra_files:
-        path = Path(f)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        for r in _parse(load_yaml_text(text, str(path)), str(path)):
-            specs[r.name] = r
-    return [_compile(s) for s in specs.values()]
-
-
-def _parse(data: Any, source: str) -> list[RuleSpec]:
-    try:
-        return RulesFile.model_validate(data).rules
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise ConfigError(f"{source}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}") from None
-
-
-def _compile(spec: RuleSpec) -> Rule:
-    return Rule(
-        spec, re.compile(spec.pattern), VALIDATORS[spec.validator] if spec.validator else None
-    )
-
-
-@functools.cache
-def default_rules() -> tuple[Rule, ...]:
-    return tuple(load_rules())
+# Joins the strings of a JSON value for one batched scan; no span may cover its NUL.
+_SEPARATOR = "\n\x00\n"
 
 
 class SensitiveDataFilter:
@@ -123,16 +65,29 @@ class SensitiveDataFilter:
     def redact(self, text: str) -> str:
         if not text:
             return text
+        return self._apply(text, self._find(text))
+
+    def _find(self, text: str, protected: Iterable[int] = ()) -> list[tuple[int, int, Rule, str]]:
+        """Non-overlapping spans; where two rules' spans overlap, the earlier rule's wins."""
+        scan = Scan(text)
+        mask = bytearray(len(text))
+        for p in protected:
+            mask[p] = 1
         taken: list[tuple[int, int, Rule, str]] = []
         for rule in self.rules:
-            for start, end, value in rule.spans(text):
-                if any(start < e and s < end for s, e, _, _ in taken):
+            for start, end, value in rule.find(scan):
+                if mask.find(1, start, end) != -1:
                     continue
+                mask[start:end] = b"\x01" * (end - start)
                 taken.append((start, end, rule, value))
+        taken.sort(key=lambda t: t[0])
+        return taken
+
+    def _apply(self, text: str, taken: list[tuple[int, int, Rule, str]]) -> str:
         if not taken:
             return text
         out, pos = [], 0
-        for start, end, rule, value in sorted(taken, key=lambda t: t[0]):
+        for start, end, rule, value in taken:
             out.append(text[pos:start])
             out.append(self._replacement(rule, value))
             pos = end
@@ -155,6 +110,21 @@ class SensitiveDataFilter:
             self._by_placeholder[placeholder] = value
         return self._by_value[value]
 
+    def redact_many(self, texts: Sequence[str]) -> list[str]:
+        """Several strings redacted in one scan (same placeholders as one ``redact`` each)."""
+        if len(texts) <= 1 or any(_SEPARATOR in t for t in texts):
+            return [self.redact(t) for t in texts]
+        joined = _SEPARATOR.join(texts)
+        protected, pos = [], 0
+        for t in texts[:-1]:
+            pos += len(t)
+            protected.append(pos + 1)
+            pos += len(_SEPARATOR)
+        parts = self._apply(joined, self._find(joined, protected)).split(_SEPARATOR)
+        if len(parts) != len(texts):  # pragma: no cover - the separator is protected
+            raise AssertionError("a redaction crossed a separator")
+        return parts
+
     def redact_content(self, content: Any) -> Any:
         """A message's content, as a string or a list of parts."""
         if isinstance(content, str):
@@ -171,13 +141,57 @@ class SensitiveDataFilter:
     def redact_messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**m, "content": self.redact_content(m.get("content"))} for m in messages]
 
+    def redact_json(self, value: Any) -> Any:
+        """A deep copy of a JSON-like value with its string values redacted (never dict keys)."""
+        return self._redact_slots(collect_json, value)
+
+    def redact_schema(self, schema: Any) -> Any:
+        """A deep copy of a JSON Schema with only its human text redacted.
+
+        ``description``, ``title``, ``default``, ``examples``, ``const``; never property
+        names, ``pattern``, ``enum``, ``type``, ``format``, ``$ref`` or ``required``.
+        """
+        return self._redact_slots(collect_schema, schema)
+
+    def _redact_slots(self, collect: Any, value: Any) -> Any:
+        slots: list[Slot] = []
+        copy = collect(value, slots)
+        rule = next((r for r in self.rules if r.spec.name == "assigned_secret"), None)
+        rest = [s for s in slots if rule is None or not self._keyed_secret(s, rule)]
+        for slot, text in zip(rest, self.redact_many([s.text for s in rest]), strict=True):
+            slot.text = text
+        return fill(copy)
+
+    def _keyed_secret(self, slot: Slot, rule: Rule) -> bool:
+        """``{"password": "Zaq12wsx!"}``: the key says what the bare value is (as in ``password: ...``)."""
+        if slot.key is None or len(slot.text) > 1024:
+            return False
+        strength = key_strength(slot.key)
+        value = slot.text.strip()
+        if not strength or value != slot.text or not looks_secret(value, strong=strength == 2):
+            return False
+        slot.text = self._replacement(rule, value)
+        return True
+
     def restore(self, text: str) -> str:
         if not self._by_placeholder:
             return text
         return PLACEHOLDER.sub(lambda m: self._by_placeholder.get(m.group(0), m.group(0)), text)
 
-    def restorer(self) -> StreamRestorer:
-        return StreamRestorer(self)
+    def restore_json(self, text: str) -> str:
+        """Restore placeholders inside JSON text (tool-call arguments): values go in JSON-escaped."""
+        if not self._by_placeholder:
+            return text
+
+        def one(m: re.Match[str]) -> str:
+            value = self._by_placeholder.get(m.group(0))
+            return m.group(0) if value is None else json.dumps(value)[1:-1]
+
+        return PLACEHOLDER.sub(one, text)
+
+    def restorer(self, json: bool = False) -> StreamRestorer:
+        """A restorer for a streamed answer (``json=True``: for streamed JSON text)."""
+        return StreamRestorer(self, json=json)
 
     @property
     def report(self) -> dict[str, int]:
@@ -185,25 +199,27 @@ class SensitiveDataFilter:
         return dict(self.counts)
 
 
-_PARTIAL = re.compile(r"\[[A-Z_]*\d*$")
+_PARTIAL = re.compile(r"\[[A-Z_]{0,41}\d{0,9}$")
 
 
 class StreamRestorer:
     """Restores placeholders in a stream of chunks, holding back a placeholder cut between two."""
 
-    def __init__(self, filter_: SensitiveDataFilter) -> None:
+    def __init__(self, filter_: SensitiveDataFilter, *, json: bool = False) -> None:
         self.filter = filter_
         self.pending = ""
+        self._restore = filter_.restore_json if json else filter_.restore
 
     def feed(self, chunk: str) -> str:
         text = self.pending + chunk
-        m = _PARTIAL.search(text)
-        if m and len(text) - m.start() <= 40:
+        cut = text.rfind("[", max(0, len(text) - 52))
+        m = _PARTIAL.match(text, cut) if cut >= 0 else None
+        if m and len(text) - m.start() <= 52:
             self.pending, text = text[m.start() :], text[: m.start()]
         else:
             self.pending = ""
-        return self.filter.restore(text)
+        return self._restore(text)
 
     def flush(self) -> str:
         text, self.pending = self.pending, ""
-        return self.filter.restore(text)
+        return self._restore(text)

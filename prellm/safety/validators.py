@@ -1,9 +1,21 @@
-"""Checksum validators for sensitive-data rules, referenced by name from YAML (never eval'd)."""
+"""Validators for sensitive-data rules, referenced by name from YAML (never eval'd).
+
+Two kinds. A *value validator* (``VALIDATORS``) gets the matched value and says
+yes or no: checksums (``luhn``, ``iban``, ``pesel``, ``nip``), ``phone``,
+``secretish``, ``keyish``... An *extractor* (``EXTRACTORS``, in ``extractors.py``)
+gets the whole match and the text around it and returns the spans to redact
+(none to reject): it can look at the key name before a value, the line a flag
+is on, or the manifest a ``data:`` block belongs to.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
+
+from .heuristics import entropy, is_placeholder, is_snake_identifier, is_wordish, looks_secret
 
 _DIGITS = re.compile(r"\D")
 
@@ -18,7 +30,7 @@ _CARD_PREFIX = re.compile(
 def luhn(value: str) -> bool:
     """Payment card numbers (13-19 digits) pass the Luhn checksum."""
     digits = _DIGITS.sub("", value)
-    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or not _CARD_PREFIX.match(digits):
+    if not 13 <= len(digits) <= 19 or len(set(digits)) <= 2 or not _CARD_PREFIX.match(digits):
         return False
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -41,7 +53,7 @@ def iban(value: str) -> bool:
 def pesel(value: str) -> bool:
     """Polish national id: 11 digits, weighted checksum, a plausible birth date."""
     d = [int(c) for c in _DIGITS.sub("", value)]
-    if len(d) != 11:
+    if len(d) != 11 or len(set(d)) <= 2:
         return False
     weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
     if (10 - sum(w * x for w, x in zip(weights, d, strict=False)) % 10) % 10 != d[10]:
@@ -54,21 +66,11 @@ def pesel(value: str) -> bool:
 def nip(value: str) -> bool:
     """Polish tax id: 10 digits, weighted checksum mod 11."""
     d = [int(c) for c in _DIGITS.sub("", value)]
-    if len(d) != 10 or len(set(d)) == 1:
+    if len(d) != 10 or len(set(d)) <= 2:
         return False
     weights = (6, 5, 7, 2, 3, 4, 5, 6, 7)
     check = sum(w * x for w, x in zip(weights, d, strict=False)) % 11
     return check != 10 and check == d[9]
-
-
-_WORDISH = re.compile(r"[A-Za-ząćęłńóśźżĄĆĘŁŃÓŚŹŻ]+")
-
-
-_SLUG = re.compile(r"[a-z]+(?:[-_.][a-z]+)+")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CODE_REFERENCE = re.compile(
-    r"[A-Za-z_][\w.]*\(|[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$|.*\$\{|\{\{|%\(|<[A-Za-z_]"
-)
 
 
 def secretish(value: str) -> bool:
@@ -77,32 +79,59 @@ def secretish(value: str) -> bool:
     ``password: hunter2!`` or ``token = 9f8e...`` yes; ``password: reset``,
     ``token = get_token()``, ``password = DB_PASSWORD`` or ``${SECRET}`` no.
     """
-    v = value.strip("'\"`")
-    if len(v) < 6 or v.lower() in {
-        "null",
-        "none",
-        "changeme",
-        "password",
-        "secret",
-        "example",
-        "redacted",
-    }:
-        return False
-    if v.startswith(("$", "os.environ", "process.env", "env.", "[")) or _CODE_REFERENCE.match(v):
-        return False  # a reference to a secret, not the secret
-    has_digit = any(c.isdigit() for c in v)
-    has_letter = any(c.isalpha() for c in v)
-    if _IDENTIFIER.fullmatch(v):
-        mixed_case = v != v.lower() and v != v.upper() and not v.istitle()
-        return (has_digit and has_letter) or (len(v) >= 12 and mixed_case)
-    if _WORDISH.fullmatch(v) or _SLUG.fullmatch(v):
-        return False
-    return has_digit or any(not c.isalnum() for c in v)
+    return looks_secret(value.strip("'\"`"))
 
 
 def phone(value: str) -> bool:
     digits = _DIGITS.sub("", value)
-    return 9 <= len(digits) <= 15
+    if not 9 <= len(digits) <= 15 or len(set(digits)) <= 2:
+        return False
+    if value.lstrip().startswith("+1") and digits[4:7] == "555" and len(digits) == 11:
+        return False  # +1 xxx 555-01xx: reserved for fiction and documentation
+    if re.fullmatch(r"\+?\d+\.\d{1,3}", value.strip()):
+        return False  # +35236450.6: a signed decimal
+    if digits in "01234567890123456789" or digits in "98765432109876543210":
+        return False  # a run of consecutive digits, not a number anyone has
+    return not re.match(r"\+?\d{4}[-./]\d{1,2}[-./]\d{1,2}", value)  # a date, not a number
+
+
+def keyish(value: str) -> bool:
+    """A token, not a slug of words (``sk-learn-compatible-api``) or a placeholder."""
+    return not is_placeholder(value) and not is_wordish(value)
+
+
+def bearer(value: str) -> bool:
+    """A bearer token: not a name (``resource_metadata=``) and random-looking."""
+    v = value.rstrip("=")
+    if is_placeholder(v) or is_wordish(v) or is_snake_identifier(v) or "/" in v and "." in v[:3]:
+        return False
+    return any(c.isdigit() for c in v) or (len(v) >= 20 and entropy(v) >= 3.5)
+
+
+def mixed_token(value: str) -> bool:
+    """Upper case, lower case and digits: a random base62 token, not a hex hash or a word."""
+    return (
+        any(c.isupper() for c in value)
+        and any(c.islower() for c in value)
+        and any(c.isdigit() for c in value)
+        and entropy(value) >= 3.5
+    )
+
+
+def basic_credentials(value: str) -> bool:
+    """``Authorization: Basic ...``: base64 of ``user:password``."""
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return ":" in decoded and decoded.isprintable() and not is_placeholder(decoded)
+
+
+def not_placeholder(value: str) -> bool:
+    """Any value but a placeholder (``<password>``, ``${PASS}``, ``PASSWORD``, ``xxx``)."""
+    v = value.strip("'\"`")
+    return bool(v) and not is_placeholder(v) and not re.fullmatch(r"[A-Z][A-Z0-9_]*", v)
 
 
 VALIDATORS: dict[str, Callable[[str], bool]] = {
@@ -112,4 +141,9 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "nip": nip,
     "secretish": secretish,
     "phone": phone,
+    "keyish": keyish,
+    "bearer": bearer,
+    "mixed_token": mixed_token,
+    "basic_credentials": basic_credentials,
+    "not_placeholder": not_placeholder,
 }

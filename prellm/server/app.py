@@ -8,6 +8,7 @@ configuration; responses are shaped in ``openai_format``.
 from __future__ import annotations
 
 import time
+import uuid
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,12 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConfigError, PreLLMError
 from ..observability.logging import get_logger
-from ..request.options import run_options
 from ..strategies import get_strategy
+from .admin import install_admin
 from .body import parse_json_object
-from .engines import EnginePool, resolve_pair
+from .dispatch import Call, bearer, dispatch
+from .engines import EnginePool
 from .errors import HTTPError, from_prellm
 from .guard import LOOPBACK_NAMES, Guard, error_response, loopback
+from .metrics import install_metrics, observe, observed
 from .openai_format import completion
 from .openapi import install_openapi
 from .schemas import ChatCompletionRequest
@@ -60,6 +63,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     _error_handlers(app)
     _health_routes(app, settings, pool)
     _chat_routes(app, settings, pool, with_keys=bool(keys))
+    _agent_routes(app, settings, pool, with_keys=bool(keys))
+    install_admin(app)  # /admin/keys, /admin/teams, /admin/spend; key and store refusals
+    install_metrics(app, public=settings.metrics_public)  # /metrics
     install_openapi(app)
     return app
 
@@ -88,6 +94,18 @@ def _error_handlers(app: FastAPI) -> None:
         err = from_prellm(exc)
         log.warning("%s %s -> %d: %s", request.method, request.url.path, err.status, err.message)
         return error_response(err)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # A bug of ours: still OpenAI's shape, the cause in the log, no traceback to clients.
+        log.error(
+            "%s %s -> 500: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+        )
+        return error_response(
+            HTTPError(
+                500, f"internal error: {type(exc).__name__}", "server_error", "internal_error"
+            )
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _routing(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -130,18 +148,32 @@ def _health_routes(app: FastAPI, settings: ServerSettings, pool: EnginePool) -> 
             status_code=200 if ok else 503,
         )
 
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        created = int(time.time())
+    def model_names() -> list[str]:
         names = ["prellm:default", *settings.aliases]
         if settings.large:
             names.append(f"prellm:{settings.large}")
+        return names
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        created = int(time.time())
         return {
             "object": "list",
             "data": [
                 {"id": n, "object": "model", "created": created, "owned_by": "prellm"}
-                for n in names
+                for n in model_names()
             ],
+        }
+
+    @app.get("/v1/models/{model_id:path}")
+    async def model(model_id: str) -> dict[str, Any]:
+        if model_id not in model_names():
+            raise HTTPError(404, f"model {model_id!r} not found", code="model_not_found")
+        return {
+            "id": model_id,
+            "object": "model",
+            "created": int(time.time()),
+            "owned_by": "prellm",
         }
 
 
@@ -168,8 +200,8 @@ async def _parse(request: Request, settings: ServerSettings) -> ChatCompletionRe
         req = ChatCompletionRequest.model_validate(raw)
     except PydanticValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-    if req.n not in (None, 1):
-        raise HTTPError(400, "only n=1 is supported", code="unsupported_parameter")
+    if req.stream and req.n not in (None, 1):
+        raise HTTPError(400, "n>1 is not supported with stream=true", code="unsupported_parameter")
     if len(req.messages) > settings.max_messages:
         raise HTTPError(
             413, f"more than {settings.max_messages} messages", code="request_too_large"
@@ -184,25 +216,12 @@ def _chat_routes(
     async def chat_completions(request: Request) -> Any:
         req = await _parse(request, settings)
         p = req.prellm
-        pair = resolve_pair(req.model, settings)
-        engine = pool.get(pool.allowed(pair, req.model), p.strategy, p.domain)
-        opts = run_options(
-            **{
-                "deadline_s": settings.upstream_timeout_s,
-                **req.llm_kwargs(),
-                "messages": [m.model_dump(exclude_none=True) for m in req.messages],
-                "user_context": p.user_context,
-                "sanitize": p.sanitize,
-                "session": p.session,
-                "response_schema": p.response_schema,
-                "pipeline": p.pipeline,
-                "user": req.user,
-                "budget_key": _bearer(request) if with_keys else None,
-            }
-        )
+        messages = [m.model_dump(exclude_none=True) for m in req.messages]
+        call = Call(req.model, messages, req.llm_kwargs(), p, req.user)
+        engine, opts = dispatch(request, settings, pool, call, with_keys=with_keys)
         if not req.stream:
-            return completion(req.model, await engine.arun_options(None, opts))
-        events = engine.astream_options(None, opts)
+            return completion(req.model, observe(request, await engine.arun_options(None, opts)))
+        events = observed(request, engine.astream_options(None, opts))
         # Pull the first event before answering, so that a bad request still gets its 4xx.
         first = await events.__anext__()
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
@@ -220,9 +239,65 @@ def _chat_routes(
         )
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+async def _body(request: Request, model: type[Any]) -> Any:
+    _json_body_required(request)
+    raw = parse_json_object(await request.body())
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return model.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+def _sse(body: Any) -> ClosingStreamingResponse:
+    return ClosingStreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _agent_routes(
+    app: FastAPI, settings: ServerSettings, pool: EnginePool, *, with_keys: bool
+) -> None:
+    """Anthropic's Messages API, OpenAI's Responses API, and the pass-through endpoints."""
+    from . import anthropic, passthrough, responses
+
+    @app.post("/v1/messages")
+    async def messages(request: Request) -> Any:
+        req = await _body(request, anthropic.MessagesRequest)
+        chat, kwargs = anthropic.to_chat(req)
+        call = Call(req.model, chat, kwargs, req.prellm)
+        engine, opts = dispatch(request, settings, pool, call, with_keys=with_keys)
+        if not req.stream:
+            return anthropic.message(req.model, await engine.arun_options(None, opts))
+        events = engine.astream_options(None, opts)
+        return _sse(anthropic.stream(req.model, await events.__anext__(), events))
+
+    @app.post("/v1/responses")
+    async def create_response(request: Request) -> Any:
+        req = await _body(request, responses.ResponsesRequest)
+        chat, kwargs = responses.to_chat(req)
+        call = Call(req.model, chat, kwargs, req.prellm, req.user)
+        engine, opts = dispatch(request, settings, pool, call, with_keys=with_keys)
+        if not req.stream:
+            result = await engine.arun_options(None, opts)
+            return responses.response(req.model, result, f"resp_{uuid.uuid4().hex[:24]}")
+        events = engine.astream_options(None, opts)
+        return _sse(responses.stream(req.model, await events.__anext__(), events))
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Any:
+        req = await _body(request, passthrough.CompletionsRequest)
+        key = bearer(request) if with_keys else None
+        return await passthrough.run("text", req, settings, pool, key)
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        req = await _body(request, passthrough.EmbeddingsRequest)
+        key = bearer(request) if with_keys else None
+        return await passthrough.run("embedding", req, settings, pool, key)
 
 
 def _version() -> str:

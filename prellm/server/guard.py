@@ -4,11 +4,11 @@ Content-Length or seen streaming in."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from .auth import Authenticator
 from .errors import HTTPError, body
 
 PUBLIC_PATHS = {"/health/liveness"}
@@ -41,6 +41,7 @@ class Guard:
     ) -> None:
         # hosts: Host header names accepted (any port); empty: any host.
         self.app, self.keys, self.limit, self.hosts = app, keys, limit, hosts
+        self.auth = Authenticator(keys)  # static keys, the master key, virtual keys
 
     def _host_ok(self, headers: list[tuple[bytes, bytes]]) -> bool:
         if not self.hosts:
@@ -59,20 +60,23 @@ class Guard:
         auth = [v for k, v in raw if k == b"authorization"]
         if len(auth) > 1:
             return HTTPError(400, "more than one Authorization header", code="invalid_request")
+        anthropic_keys = [v for k, v in raw if k == b"x-api-key"]
+        if len(anthropic_keys) > 1 or (auth and anthropic_keys):
+            return HTTPError(400, "more than one API key header", code="invalid_request")
+        if anthropic_keys:  # Anthropic's clients send their key this way
+            auth = [b"Bearer " + anthropic_keys[0]]
         # CORS preflights carry no credentials by design; they reach no endpoint.
         public = scope["path"] in PUBLIC_PATHS or scope["method"] == "OPTIONS"
-        if self.keys and not public and (denied := self._authorised(auth[0] if auth else b"")):
-            return denied
+        public = public or self.auth.public(scope)  # e.g. /metrics with --metrics-public
+        if not public and self.auth.enabled:
+            header = auth[0] if auth else b""
+            principal = self.auth.check(header)
+            if isinstance(principal, HTTPError):
+                return principal
+            # For the app: who is calling, and with which key (spend and memory are theirs).
+            token = header.partition(b" ")[2].strip().decode("latin-1")
+            scope.setdefault("state", {}).update(principal=principal, api_key=token)
         return None
-
-    def _authorised(self, header: bytes) -> HTTPError | None:
-        scheme, _, token = header.partition(b" ")
-        # Compare against every key, always, so timing does not tell which one nearly matched.
-        matches = [hmac.compare_digest(token.strip(), k) for k in self.keys]
-        if scheme.lower() == b"bearer" and any(matches):
-            return None
-        message = "missing API key" if not header else "invalid API key"
-        return HTTPError(401, message, "authentication_error", "invalid_api_key")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -8,7 +8,7 @@ import time
 import uuid
 from typing import Any
 
-from ..models import PreLLMResult
+from ..models import PreLLMResult, ToolCallDelta
 
 
 def completion_id() -> str:
@@ -54,19 +54,20 @@ def usage(result: PreLLMResult) -> dict[str, int]:
 
 
 def completion(model: str, result: PreLLMResult) -> dict[str, Any]:
-    """A non-streamed ``chat.completion``."""
+    """A non-streamed ``chat.completion``: every choice as the upstream gave it."""
+    choices = result.choices or [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": result.content},
+            "finish_reason": result.finish_reason or "stop",
+        }
+    ]
     return {
         "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": result.content},
-                "finish_reason": result.finish_reason or "stop",
-            }
-        ],
+        "choices": [{**c, "finish_reason": c.get("finish_reason") or "stop"} for c in choices],
         "usage": usage(result),
         "prellm": summary(result),
     }
@@ -92,6 +93,14 @@ class ChunkWriter:
 
     def delta(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         return self._event([{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+
+    def tool_call(self, delta: ToolCallDelta) -> bytes:
+        piece: dict[str, Any] = {"index": delta.index, "function": {"arguments": delta.arguments}}
+        if delta.id:
+            piece["id"], piece["type"] = delta.id, "function"
+        if delta.name:
+            piece["function"]["name"] = delta.name
+        return self.delta({"tool_calls": [piece]})
 
     def final(self, result: PreLLMResult) -> bytes:
         return self.delta({}, finish=result.finish_reason or "stop", prellm=summary(result))

@@ -57,6 +57,9 @@ class ServerSettings(BaseModel):
         120.0, gt=0, description="One deadline for a request's model calls, retries included"
     )
     keepalive_s: float = Field(10.0, gt=0, description="SSE comment interval while waiting")
+    metrics_public: bool = Field(
+        False, description="/metrics without a key; else the master key when auth is on"
+    )
 
     @classmethod
     def from_env(cls) -> ServerSettings:

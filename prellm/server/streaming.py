@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from ..errors import PreLLMError
-from ..models import PreLLMResult, StageEvent
+from ..models import PreLLMResult, StageEvent, ToolCallDelta
 from ..observability.logging import get_logger
 from .errors import body, from_prellm
 from .openai_format import ChunkWriter, sse
@@ -77,6 +77,8 @@ async def _close(events: AsyncIterator[Any], pending: asyncio.Future[Any] | None
 def _encode(out: ChunkWriter, event: Any, include_usage: bool, show_stages: bool) -> list[bytes]:
     if isinstance(event, str):
         return [out.delta({"content": event})]
+    if isinstance(event, ToolCallDelta):
+        return [out.tool_call(event)]
     if isinstance(event, StageEvent):
         return (
             [out.delta({}, prellm={"event": event.model_dump(mode="json")})] if show_stages else []

@@ -1,21 +1,27 @@
-"""BudgetTracker: a spending ledger on SQLite, with limits enforced before any call.
+"""BudgetTracker: the spending ledger, with limits enforced before any call.
 
-A request first *reserves* its estimated cost in a write transaction that also
-checks spend + open reservations + estimate against every limit that applies;
-only then are models called. Afterwards it *settles*: the reservation goes and
-the calls are recorded at their real cost. SQLite's write lock makes the check
-and the reservation atomic across threads, processes and server workers, so
-concurrent requests cannot overshoot a limit by more than one request's estimate.
+A request first *reserves* its estimated cost in a transaction that checks spend +
+open reservations + estimate against every limit that applies; only then are
+models called. Afterwards it *settles*: the reservation goes and the calls are
+recorded at their real cost, with running totals per scope (everything, a model,
+a key, a team) and period (UTC month and day) so a check reads a few rows, not
+the month's calls. On SQLite the file's write lock makes check and hold atomic;
+on PostgreSQL each limit's scope is an advisory transaction lock, taken in a fixed
+order, so concurrent requests in any number of processes cannot overshoot a
+limit by more than one request's estimate. A settle is writes only: one round trip.
+
+Virtual keys and teams (``keys.py``) live in the same database; their budgets and
+rate windows (``ratelimit.py``) are checked by ``admit_principal``.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,33 +29,88 @@ from typing import Any
 
 from ..errors import BudgetExceededError, ConfigError
 from ..models import StageRecord
-from .db import SQLiteStore, data_dir
+from .base import Store
+from .db import Migration, Tx
+from .ledger import (
+    RESERVATION_TTL_S,
+    Check,
+    Reservation,
+    check_one,
+    day_start,
+    lock_scopes,
+    month_start,
+    periods,
+)
+from .ledger import spent as spent_in
+
+
+def _backfill_spend(tx: Tx) -> None:
+    """Running totals for this month and day from the calls already recorded."""
+    now = time.time()
+    rows = tx.all(
+        "SELECT ts, model, api_key, cost_usd FROM calls WHERE ts >= ? AND cost_usd > 0",
+        (month_start(now),),
+    )
+    totals: dict[tuple[str, str], float] = defaultdict(float)
+    for r in rows:
+        scopes = ["all", f"model:{r['model']}"] + (
+            [f"label:{r['api_key']}"] if r["api_key"] else []
+        )
+        for scope in scopes:
+            for period in periods(r["ts"]):
+                totals[(scope, period)] += r["cost_usd"]
+    tx.many(
+        "INSERT INTO spend (scope, period, usd) VALUES (?, ?, ?)",
+        [(s, p, usd) for (s, p), usd in totals.items()],
+    )
+
 
 MIGRATIONS = [
-    """
-    CREATE TABLE calls (
-        id INTEGER PRIMARY KEY, ts REAL NOT NULL, request_id TEXT, model TEXT NOT NULL,
-        role TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
-        cost_usd REAL NOT NULL, ms REAL NOT NULL, api_key TEXT, user TEXT);
-    CREATE INDEX calls_ts ON calls(ts);
-    CREATE TABLE reservations (
-        id TEXT PRIMARY KEY, ts REAL NOT NULL, expires REAL NOT NULL, models TEXT NOT NULL,
-        api_key TEXT, amount_usd REAL NOT NULL)
-    """,
+    Migration(
+        "budget-1-ledger",
+        """
+        CREATE TABLE calls (
+            id {ID}, ts {REAL} NOT NULL, request_id TEXT, model TEXT NOT NULL,
+            role TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+            cost_usd {REAL} NOT NULL, ms {REAL} NOT NULL, api_key TEXT, "user" TEXT);
+        CREATE INDEX calls_ts ON calls(ts);
+        CREATE TABLE reservations (
+            id TEXT PRIMARY KEY, ts {REAL} NOT NULL, expires {REAL} NOT NULL, models TEXT NOT NULL,
+            api_key TEXT, amount_usd {REAL} NOT NULL)
+        """,
+    ),
+    Migration(
+        "budget-2-teams-keys-limits",
+        """
+        CREATE TABLE teams (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, budget_usd {REAL},
+            budget_period TEXT NOT NULL DEFAULT 'month', rpm INTEGER, tpm {BIGINT},
+            models TEXT NOT NULL DEFAULT '', created {REAL} NOT NULL, updated {REAL} NOT NULL);
+        CREATE TABLE keys (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, team_id TEXT REFERENCES teams(id),
+            hash TEXT NOT NULL, budget_usd {REAL}, budget_period TEXT NOT NULL DEFAULT 'month',
+            rpm INTEGER, tpm {BIGINT}, models TEXT NOT NULL DEFAULT '', expires {REAL},
+            revoked {REAL}, created {REAL} NOT NULL, updated {REAL} NOT NULL);
+        ALTER TABLE calls ADD COLUMN key_id TEXT;
+        ALTER TABLE calls ADD COLUMN team_id TEXT;
+        CREATE INDEX calls_key ON calls(key_id, ts);
+        CREATE INDEX calls_team ON calls(team_id, ts);
+        ALTER TABLE reservations ADD COLUMN key_id TEXT;
+        ALTER TABLE reservations ADD COLUMN team_id TEXT;
+        CREATE TABLE spend (
+            scope TEXT NOT NULL, period TEXT NOT NULL, usd {REAL} NOT NULL,
+            PRIMARY KEY (scope, period));
+        CREATE TABLE rate_events (
+            id {ID}, scope TEXT NOT NULL, ts {REAL} NOT NULL, tokens {BIGINT} NOT NULL,
+            reservation TEXT);
+        CREATE INDEX rate_events_scope ON rate_events(scope, ts);
+        CREATE INDEX rate_events_reservation ON rate_events(reservation)
+        """,
+    ),
+    Migration("budget-3-spend-totals", _backfill_spend),
 ]
-_shared: dict[tuple[Path, str], BudgetTracker] = {}
+_shared: dict[tuple[str, str, str], BudgetTracker] = {}
 _shared_lock = threading.Lock()
-RESERVATION_TTL_S = 15 * 60  # a crashed process's reservation stops counting after this
-
-
-def _month_start(now: float) -> float:
-    d = datetime.fromtimestamp(now, UTC)
-    return datetime(d.year, d.month, 1, tzinfo=UTC).timestamp()
-
-
-def _day_start(now: float) -> float:
-    d = datetime.fromtimestamp(now, UTC)
-    return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
 
 @dataclass
@@ -95,12 +156,19 @@ def key_label(api_key: str | None) -> str | None:
     return "key-" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
-class BudgetTracker(SQLiteStore):
+class BudgetTracker(Store):
+    NAME = "budget"
     FILENAME = "budget.db"
     MIGRATIONS = MIGRATIONS
 
-    def __init__(self, path: str | Path | None = None, limits: Limits | None = None) -> None:
-        super().__init__(path)
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        limits: Limits | None = None,
+        *,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(path, url=url)
         self._limits = limits
 
     @property
@@ -110,15 +178,22 @@ class BudgetTracker(SQLiteStore):
 
     @classmethod
     def shared(cls, limits: Limits | None = None) -> BudgetTracker:
-        """One tracker (one connection) per database file, limits and process: engines are
-        made per request, connections should not be."""
-        path = data_dir() / "budget.db"
-        key = (path, repr(limits))
+        """One tracker (one connection or pool) per database, limits and process: engines
+        are made per request, connections should not be."""
+        probe = cls(None, limits)
+        key = (probe.dialect, probe.where, repr(limits))
         with _shared_lock:
             tracker = _shared.get(key)
             if tracker is None:
-                tracker = _shared[key] = cls(path, limits)
+                tracker = _shared[key] = probe
             return tracker
+
+    @property
+    def keys(self) -> Any:
+        """Virtual keys and teams in this ledger's database (a ``KeyRegistry``)."""
+        from .keys import KeyRegistry
+
+        return KeyRegistry(self)
 
     # --- reserve / settle -------------------------------------------------------------
 
@@ -130,129 +205,145 @@ class BudgetTracker(SQLiteStore):
         models = sorted(set(models))
         label = key_label(api_key)
         now = time.time()
-        with self.transaction() as c:
-            c.execute("DELETE FROM reservations WHERE expires < ?", (now,))
-            for name, limit, since, where, args in self._checks(models, label, now):
-                spent = c.execute(
-                    f"SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? {where}",
-                    (since, *args),
-                ).fetchone()[0]
-                held = self._held(c, name, models, label)
-                if spent + held + estimate_usd > limit:
-                    raise BudgetExceededError(
-                        f"{name} budget ${limit:.4f} would be exceeded: spent ${spent:.4f}, "
-                        f"in flight ${held:.4f}, this request up to ${estimate_usd:.4f}; no call was made"
-                    )
-            c.execute(
-                "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, ?)",
+        checks = self._checks(models, label, now)
+        with self.transaction() as tx:
+            lock_scopes(tx, [c.scope for c in checks])
+            tx.run("DELETE FROM reservations WHERE expires < ?", (now,))
+            for check in checks:
+                if refusal := check_one(tx, check, estimate_usd):
+                    raise BudgetExceededError(refusal)
+            tx.run(
+                "INSERT INTO reservations (id, ts, expires, models, api_key, amount_usd) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (rid, now, now + RESERVATION_TTL_S, ",".join(models), label, estimate_usd),
             )
         return rid
 
-    def _checks(
-        self, models: list[str], label: str | None, now: float
-    ) -> list[tuple[str, float, float, str, tuple[Any, ...]]]:
+    def _checks(self, models: list[str], label: str | None, now: float) -> list[Check]:
         L = self.limits
-        out: list[tuple[str, float, float, str, tuple[Any, ...]]] = []
+        month, day = periods(now)
+        out: list[Check] = []
         if L.monthly is not None:
-            out.append(("monthly", L.monthly, _month_start(now), "", ()))
+            out.append(Check("monthly", L.monthly, "all", month))
         if L.daily is not None:
-            out.append(("daily", L.daily, _day_start(now), "", ()))
+            out.append(Check("daily", L.daily, "all", day))
         for m in models:
             if m in L.per_model_monthly:
-                out.append(
-                    (
-                        f"monthly {m}",
-                        L.per_model_monthly[m],
-                        _month_start(now),
-                        "AND model = ?",
-                        (m,),
-                    )
-                )
+                out.append(Check(f"monthly {m}", L.per_model_monthly[m], f"model:{m}", month))
         if label:
             for key, limit in L.per_key_monthly.items():
                 if key_label(key) == label:
-                    out.append(
-                        ("monthly per-key", limit, _month_start(now), "AND api_key = ?", (label,))
-                    )
+                    out.append(Check("monthly per-key", limit, f"label:{label}", month))
         return out
 
-    @staticmethod
-    def _held(c: sqlite3.Connection, name: str, models: list[str], label: str | None) -> float:
-        if name.startswith("monthly ") and name != "monthly per-key":
-            model = name.removeprefix("monthly ")
-            rows = c.execute("SELECT models, amount_usd FROM reservations").fetchall()
-            return sum(r["amount_usd"] for r in rows if model in r["models"].split(","))
-        if name == "monthly per-key":
-            return c.execute(
-                "SELECT COALESCE(SUM(amount_usd), 0) FROM reservations WHERE api_key = ?", (label,)
-            ).fetchone()[0]
-        return c.execute("SELECT COALESCE(SUM(amount_usd), 0) FROM reservations").fetchone()[0]
+    def admit_principal(
+        self,
+        principal: Any,
+        models: Sequence[str],
+        estimate_usd: float,
+        tokens: int,
+        *,
+        reservation: str | None = None,
+        now: float | None = None,
+    ) -> Reservation:
+        """Check a virtual key's and its team's budgets and rate windows, and hold the request
+        against them, atomically (``ratelimit.admit``). ``reservation``: the request's hold on
+        the global limits, taken over here (and released if this refuses)."""
+        from .ratelimit import admit
+
+        return admit(self, principal, list(models), estimate_usd, tokens, reservation, now)
+
+    def release(self, reservation: str | Reservation | None) -> None:
+        """Drop a hold without recording anything (a request refused after reserving)."""
+        rid = reservation.id if isinstance(reservation, Reservation) else reservation
+        if rid:
+            with self.transaction() as tx:
+                tx.run("DELETE FROM reservations WHERE id = ?", (rid,))
+                tx.run("DELETE FROM rate_events WHERE reservation = ?", (rid,))
 
     def settle(
         self,
-        reservation: str | None,
+        reservation: str | Reservation | None,
         stages: list[StageRecord],
         *,
         request_id: str | None = None,
         api_key: str | None = None,
         user: str | None = None,
     ) -> None:
-        """Record the calls that happened at their real cost, and drop the reservation."""
+        """Record the calls that happened at their real cost, and drop the reservation.
+        Writes only, pipelined on PostgreSQL: one round trip."""
         now = time.time()
         label = key_label(api_key)
-        with self.transaction() as c:
-            if reservation:
-                c.execute("DELETE FROM reservations WHERE id = ?", (reservation,))
-            c.executemany(
-                "INSERT INTO calls (ts, request_id, model, role, prompt_tokens, completion_tokens, cost_usd, ms, api_key, user) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        now,
-                        request_id,
-                        s.model,
-                        s.role,
-                        s.prompt_tokens,
-                        s.completion_tokens,
-                        s.cost_usd or 0.0,
-                        s.ms,
-                        label,
-                        user,
-                    )
-                    for s in stages
-                    if s.ok or s.prompt_tokens or s.completion_tokens
-                ],
+        res = reservation if isinstance(reservation, Reservation) else None
+        rid = res.id if res else reservation
+        key_id, team_id = (res.key_id, res.team_id) if res else (None, None)
+        ran = [s for s in stages if s.ok or s.prompt_tokens or s.completion_tokens]
+        calls = [
+            (now, request_id, s.model, s.role, s.prompt_tokens, s.completion_tokens)
+            + (s.cost_usd or 0.0, s.ms, label, user, key_id, team_id)
+            for s in ran
+        ]
+        totals: dict[tuple[str, str], float] = defaultdict(float)
+        who = [f"{kind}:{v}" for kind, v in (("label", label), ("key", key_id), ("team", team_id))]
+        for s in ran:
+            if s.cost_usd:
+                for scope in ["all", f"model:{s.model}", *(w for w in who if w[-5:] != ":None")]:
+                    for period in periods(now):
+                        totals[(scope, period)] += s.cost_usd
+        tokens = sum(s.prompt_tokens + s.completion_tokens for s in ran)
+        with self.backend.transaction(pipeline=True) as tx:
+            if rid:
+                tx.run("DELETE FROM reservations WHERE id = ?", (rid,))
+            tx.many(
+                'INSERT INTO calls (ts, request_id, model, role, prompt_tokens, completion_tokens, cost_usd, ms, api_key, "user", key_id, team_id) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                calls,
             )
+            tx.many(
+                "INSERT INTO spend (scope, period, usd) VALUES (?, ?, ?) ON CONFLICT (scope, period) "
+                "DO UPDATE SET usd = spend.usd + excluded.usd",
+                [(s, p, usd) for (s, p), usd in sorted(totals.items())],
+            )
+            if res and res.rated:
+                tx.run("UPDATE rate_events SET tokens = ? WHERE reservation = ?", (tokens, rid))
 
     # --- reports ----------------------------------------------------------------------
 
     def month_report(self, now: float | None = None) -> dict[str, Any]:
         now = now or time.time()
-        since = _month_start(now)
-        rows = self.conn.execute(
-            "SELECT model, role, COUNT(*) AS calls, SUM(prompt_tokens) AS prompt_tokens, "
-            "SUM(completion_tokens) AS completion_tokens, SUM(cost_usd) AS cost_usd "
-            "FROM calls WHERE ts >= ? GROUP BY model, role ORDER BY cost_usd DESC, model",
-            (since,),
-        ).fetchall()
-        by_model = [dict(r) for r in rows]
-        total = sum(r["cost_usd"] or 0 for r in by_model)
-        today = self.conn.execute(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ?", (_day_start(now),)
-        ).fetchone()[0]
+        month, day = periods(now)
+        with self.read() as tx:
+            by_model = tx.all(
+                "SELECT model, role, COUNT(*) AS calls, SUM(prompt_tokens) AS prompt_tokens, "
+                "SUM(completion_tokens) AS completion_tokens, SUM(cost_usd) AS cost_usd "
+                "FROM calls WHERE ts >= ? GROUP BY model, role ORDER BY cost_usd DESC, model",
+                (month_start(now),),
+            )
+            today = tx.scalar(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ?", (day_start(now),)
+            )
+        for r in by_model:
+            for k in ("calls", "prompt_tokens", "completion_tokens"):
+                r[k] = int(r[k] or 0)
+            r["cost_usd"] = float(r["cost_usd"] or 0)
+        total = sum(r["cost_usd"] for r in by_model)
         return {
             "month": datetime.fromtimestamp(now, UTC).strftime("%Y-%m"),
             "spent_usd": total,
-            "spent_today_usd": today,
+            "spent_today_usd": float(today or 0),
             "monthly_limit_usd": self.limits.monthly,
             "daily_limit_usd": self.limits.daily,
             "by_model": by_model,
         }
 
+    def spent(self, scope: str, period: str) -> float:
+        """The running total of ``scope`` (all, model:M, key:ID, team:ID) in ``period``."""
+        with self.read() as tx:
+            return spent_in(tx, scope, period)
+
     def reset(self) -> int:
-        with self._lock:
-            n = self.conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
-            self.conn.execute("DELETE FROM calls")
-            self.conn.execute("DELETE FROM reservations")
-        return int(n)
+        with self.transaction() as tx:
+            n = int(tx.scalar("SELECT COUNT(*) FROM calls") or 0)
+            for table in ("calls", "reservations", "spend", "rate_events"):
+                tx.run(f"DELETE FROM {table}")
+        return n

@@ -1,4 +1,4 @@
-"""UserMemory: past interactions and explicit preferences, per user and session, on SQLite.
+"""UserMemory: past interactions and explicit preferences, per user and session.
 
 What is stored has been through the sensitive-data filter: secrets never reach
 the disk. The small model may get the last relevant interactions as context;
@@ -16,18 +16,30 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import ConfigError
-from .db import SQLiteStore
+from .base import Store
+from .db import Migration
 
 MIGRATIONS = [
-    """
-    CREATE TABLE interactions (
-        id INTEGER PRIMARY KEY, ts REAL NOT NULL, user TEXT NOT NULL, session TEXT NOT NULL,
-        query TEXT NOT NULL, intent TEXT, strategy TEXT, summary TEXT, answer_summary TEXT);
-    CREATE INDEX interactions_session ON interactions(user, session, ts);
-    CREATE TABLE preferences (user TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, ts REAL NOT NULL,
-        PRIMARY KEY (user, key))
-    """,
+    Migration(
+        "memory-1-interactions-preferences",
+        """
+        CREATE TABLE interactions (
+            id {ID}, ts {REAL} NOT NULL, "user" TEXT NOT NULL, session TEXT NOT NULL,
+            query TEXT NOT NULL, intent TEXT, strategy TEXT, summary TEXT, answer_summary TEXT);
+        CREATE INDEX interactions_session ON interactions("user", session, ts);
+        CREATE TABLE preferences ("user" TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            ts {REAL} NOT NULL, PRIMARY KEY ("user", key))
+        """,
+    ),
 ]
+_INSERT = (
+    'INSERT INTO interactions (ts, "user", session, query, intent, strategy, summary, answer_summary) '
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_PREFERENCE = (
+    'INSERT INTO preferences ("user", key, value, ts) VALUES (?, ?, ?, ?) '
+    'ON CONFLICT ("user", key) DO UPDATE SET value = excluded.value, ts = excluded.ts'
+)
 ANSWER_SUMMARY_CHARS = 300
 
 
@@ -62,7 +74,8 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.lower()) if len(w) > 2}
 
 
-class UserMemory(SQLiteStore):
+class UserMemory(Store):
+    NAME = "memory"
     FILENAME = "memory.db"
     MIGRATIONS = MIGRATIONS
 
@@ -78,22 +91,22 @@ class UserMemory(SQLiteStore):
         answer: str,
     ) -> None:
         answer_summary = " ".join(answer.split())[:ANSWER_SUMMARY_CHARS]
-        with self._lock:
-            self.conn.execute(
-                "INSERT INTO interactions (ts, user, session, query, intent, strategy, summary, answer_summary) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        with self.transaction() as tx:
+            tx.run(
+                _INSERT,
                 (time.time(), user, session, query, intent, strategy, summary, answer_summary),
             )
 
     def relevant(self, user: str, session: str, query: str, n: int = 3) -> list[dict[str, Any]]:
         """The last ``n`` interactions of this session most related to ``query`` (recent first on ties)."""
-        rows = self.conn.execute(
-            "SELECT * FROM interactions WHERE user = ? AND session = ? ORDER BY ts DESC LIMIT 50",
-            (user, session),
-        ).fetchall()
+        with self.read() as tx:
+            rows = tx.all(
+                'SELECT * FROM interactions WHERE "user" = ? AND session = ? ORDER BY ts DESC LIMIT 50',
+                (user, session),
+            )
         q = _words(query)
         ranked = sorted(enumerate(rows), key=lambda t: (-len(q & _words(t[1]["query"])), t[0]))
-        return [dict(r) for _, r in ranked[:n]]
+        return [r for _, r in ranked[:n]]
 
     def context_text(self, user: str, session: str, query: str, n: int = 3) -> str | None:
         items = self.relevant(user, session, query, n)
@@ -107,50 +120,46 @@ class UserMemory(SQLiteStore):
         return "\n".join(parts) or None
 
     def sessions(self, user: str | None = None) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT user, session, COUNT(*) AS interactions, MIN(ts) AS first, MAX(ts) AS last FROM interactions "
-            + ("WHERE user = ? " if user else "")
-            + "GROUP BY user, session ORDER BY last DESC",
-            (user,) if user else (),
-        ).fetchall()
-        return [dict(r) for r in rows]
+        with self.read() as tx:
+            return tx.all(
+                'SELECT "user", session, COUNT(*) AS interactions, MIN(ts) AS first, MAX(ts) AS last '
+                "FROM interactions "
+                + ('WHERE "user" = ? ' if user else "")
+                + 'GROUP BY "user", session ORDER BY last DESC',
+                (user,) if user else (),
+            )
 
     def show(self, session: str) -> list[dict[str, Any]]:
-        return [
-            dict(r)
-            for r in self.conn.execute(
-                "SELECT * FROM interactions WHERE session = ? ORDER BY ts", (session,)
-            )
-        ]
+        with self.read() as tx:
+            return tx.all("SELECT * FROM interactions WHERE session = ? ORDER BY ts", (session,))
 
     def set_preference(self, user: str, key: str, value: str) -> None:
         Preference(user=user, key=key, value=value, ts=time.time())  # validates
-        with self._lock:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO preferences VALUES (?, ?, ?, ?)",
-                (user, key, value, time.time()),
-            )
+        with self.transaction() as tx:
+            tx.run(_UPSERT_PREFERENCE, (user, key, value, time.time()))
 
     def preferences(self, user: str) -> dict[str, str]:
-        rows = self.conn.execute(
-            "SELECT key, value FROM preferences WHERE user = ? ORDER BY key", (user,)
-        )
+        with self.read() as tx:
+            rows = tx.all(
+                'SELECT key, value FROM preferences WHERE "user" = ? ORDER BY key', (user,)
+            )
         return {r["key"]: r["value"] for r in rows}
 
-    def export(self, path: str | Path) -> int:
-        interactions = [
-            Interaction(**{k: r[k] for k in Interaction.model_fields})
-            for r in self.conn.execute("SELECT * FROM interactions ORDER BY ts")
-        ]
-        prefs = [
-            Preference(**dict(r))
-            for r in self.conn.execute("SELECT user, key, value, ts FROM preferences")
-        ]
-        data = MemoryExport(
-            format="prellm-memory", version=1, interactions=interactions, preferences=prefs
+    def export_data(self) -> MemoryExport:
+        with self.read() as tx:
+            rows = tx.all("SELECT * FROM interactions ORDER BY ts")
+            prefs = tx.all('SELECT "user", key, value, ts FROM preferences')
+        return MemoryExport(
+            format="prellm-memory",
+            version=1,
+            interactions=[Interaction(**{k: r[k] for k in Interaction.model_fields}) for r in rows],
+            preferences=[Preference(**r) for r in prefs],
         )
+
+    def export(self, path: str | Path) -> int:
+        data = self.export_data()
         Path(path).write_text(data.model_dump_json(indent=2), encoding="utf-8")
-        return len(interactions)
+        return len(data.interactions)
 
     def import_(self, path: str | Path) -> int:
         """Validate the whole file first; write all of it or nothing."""
@@ -166,35 +175,25 @@ class UserMemory(SQLiteStore):
             raise ConfigError(
                 f"{path}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}; nothing was imported"
             ) from None
-        with self.transaction() as c:
-            c.executemany(
-                "INSERT INTO interactions (ts, user, session, query, intent, strategy, summary, answer_summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        return self.import_data(data)
+
+    def import_data(self, data: MemoryExport) -> int:
+        with self.transaction() as tx:
+            tx.many(
+                _INSERT,
                 [
-                    (
-                        i.ts,
-                        i.user,
-                        i.session,
-                        i.query,
-                        i.intent,
-                        i.strategy,
-                        i.summary,
-                        i.answer_summary,
-                    )
+                    (i.ts, i.user, i.session, i.query, i.intent, i.strategy, i.summary)
+                    + (i.answer_summary,)
                     for i in data.interactions
                 ],
             )
-            c.executemany(
-                "INSERT OR REPLACE INTO preferences VALUES (?, ?, ?, ?)",
-                [(p.user, p.key, p.value, p.ts) for p in data.preferences],
-            )
+            tx.many(_UPSERT_PREFERENCE, [(p.user, p.key, p.value, p.ts) for p in data.preferences])
         return len(data.interactions)
 
     def clear(self, session: str | None = None) -> int:
-        with self._lock:
+        with self.transaction() as tx:
             if session:
-                return self.conn.execute(
-                    "DELETE FROM interactions WHERE session = ?", (session,)
-                ).rowcount
-            n = self.conn.execute("DELETE FROM interactions").rowcount
-            self.conn.execute("DELETE FROM preferences")
+                return tx.run("DELETE FROM interactions WHERE session = ?", (session,))
+            n = tx.run("DELETE FROM interactions")
+            tx.run("DELETE FROM preferences")
             return n

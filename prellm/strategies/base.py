@@ -41,6 +41,7 @@ class ComposeContext:
     language: str
     user_context: str | None = None
     intent_descriptions: dict[str, str] = field(default_factory=dict)
+    tools: list[str] = field(default_factory=list)  # tools offered to the large model
 
     def render(self, name: str, **extra: Any) -> str:
         d = self.decomposition
@@ -51,6 +52,7 @@ class ComposeContext:
             language=self.language,
             user_context=self.user_context,
             intent_description=self.intent_descriptions.get(d.intent or "", ""),
+            tools=self.tools,
             **extra,
         )
 

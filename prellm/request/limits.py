@@ -1,0 +1,62 @@
+"""Limits: what a virtual key (and its team) may do, checked in ``admit`` before any call.
+
+The request's large model must match the key's and the team's model patterns
+(403 ``model_not_allowed``); then the key's and team's budgets (402
+``budget_exceeded``) and requests/tokens per minute (429 with ``Retry-After``)
+are checked and the request held against them in one transaction of the state
+store (``BudgetTracker.admit_principal``). The hold replaces the global budget
+reservation ``admit`` made just before; a refusal releases that one too. A store
+that cannot be reached refuses a limited key (503): limits fail closed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..context import estimate_tokens
+from ..messages import text_of
+from ..providers import cost_of, output_limit
+from ..store import BudgetTracker
+from ..store.errors import ModelNotAllowedError
+from .deps import EngineDeps
+from .state import RequestState
+
+PROMPT_OVERHEAD_TOKENS = 400  # as admit's estimate: preLLM's own instructions
+RESERVE_OUTPUT_TOKENS = 4096
+SMALL_ANSWER_TOKENS = 400
+
+
+def check_limits(deps: EngineDeps, state: RequestState) -> None:
+    """Refuse (403/402/429/503) or hold the request against its key's and team's limits."""
+    p = state.opts.principal
+    if p is None or p.kind != "virtual":
+        return
+    tracker = deps.budget or BudgetTracker.shared()
+    if why := p.refused_model(deps.large):
+        tracker.release(state.reservation)
+        state.reservation = None
+        raise ModelNotAllowedError(f"model {deps.large!r} is not allowed: {why}")
+    if state.trace:
+        state.trace.step("caller", key_id=p.key_id, key=p.name, team_id=p.team_id, team=p.team_name)
+    usd, tokens = estimate(deps, state) if p.limited() else (0.0, 0)
+    state.reservation = tracker.admit_principal(
+        p, [deps.small, deps.large], usd, tokens, reservation=state.reservation
+    )
+
+
+def estimate(deps: EngineDeps, state: RequestState) -> tuple[float, int]:
+    """(USD, tokens) the request may use at most: its text at ~3.5 characters a token plus
+    preLLM's overhead, and the answer's ``max_tokens`` or the reserved output tokens."""
+    params = {**deps.llm_kwargs, **state.opts.llm_kwargs}
+    text = " ".join(text_of(m.get("content")) for m in state.conv.messages)
+    text += str(state.user_context or "")
+    text += json.dumps([params.get("tools"), params.get("functions")], default=str)
+    prompt = estimate_tokens(text) + PROMPT_OVERHEAD_TOKENS
+    budget = deps.config.file.budget
+    reserve = (budget.reserve_output_tokens if budget else None) or RESERVE_OUTPUT_TOKENS
+    asked = params.get("max_tokens") or params.get("max_completion_tokens")
+    answer = int(asked or min(output_limit(deps.large) or reserve, reserve))
+    usd = (cost_of(deps.large, prompt, answer) or 0.0) + (
+        cost_of(deps.small, prompt, SMALL_ANSWER_TOKENS) or 0.0
+    )
+    return usd, prompt * 2 + answer + SMALL_ANSWER_TOKENS
