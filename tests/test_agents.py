@@ -245,3 +245,25 @@ def test_fields_agents_send_are_forwarded(serve, agent_upstream):
     sent = agent_upstream.requests[-1]
     assert sent["logit_bias"] == {"50256": -100} and sent["reasoning_effort"] == "low"
     assert sent["metadata"] == {"team": "search"} and sent["seed"] == 3
+
+
+def test_a_json_tool_call_written_as_text_becomes_a_call():
+    from prellm.providers.embedded import tool_call_in_text
+
+    offered = [WEATHER]
+    fenced = '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
+    call = tool_call_in_text(fenced, offered)
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert tool_call_in_text('{"name": "rm_rf", "arguments": {}}', offered) is None
+    assert tool_call_in_text("It is sunny in Paris.", offered) is None
+    assert tool_call_in_text(fenced, None) is None
+
+
+@pytest.mark.slow
+def test_the_embedded_model_calls_an_offered_tool():
+    r = PreLLM("test/echo", "local/qwen2.5-coder-1.5b", "passthrough").run(
+        "What is the weather in Paris right now?", tools=[WEATHER], temperature=0, max_tokens=60
+    )
+    assert r.finish_reason == "tool_calls"
+    assert r.tool_calls[0].function.name == "get_weather"
+    assert "paris" in r.tool_calls[0].function.arguments.lower()

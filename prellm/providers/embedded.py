@@ -8,10 +8,13 @@ interleaving on two CPU cores would only make both slower.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,35 @@ _PASSED = {
     "presence_penalty",
     "frequency_penalty",
     "n_predict",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
 }
+_FENCED = re.compile(r"^\s*(?:```(?:json)?\s*)?(\{.*\})\s*(?:```)?\s*$", re.S)
+
+
+def tool_call_in_text(text: str, tools: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """A small model often writes a tool call as a JSON object in text instead of the
+    template's tool-call markup: ``{"name": <an offered tool>, "arguments": {...}}``
+    (fenced or not) becomes a real call; anything else stays text."""
+    if not tools or not (m := _FENCED.match(text or "")):
+        return None
+    try:
+        obj = json.loads(m.group(1))
+    except ValueError:
+        return None
+    names = {t.get("function", {}).get("name") for t in tools if isinstance(t, dict)}
+    if not isinstance(obj, dict) or obj.get("name") not in names:
+        return None
+    args = obj.get("arguments", obj.get("parameters", {}))
+    return {
+        "id": f"call_{uuid.uuid4().hex[:12]}",
+        "type": "function",
+        "function": {
+            "name": obj["name"],
+            "arguments": args if isinstance(args, str) else json.dumps(args),
+        },
+    }
 
 
 class EmbeddedRuntime:
@@ -124,10 +155,22 @@ def _request(messages: list[dict[str, Any]], optional_params: dict[str, Any]) ->
 class EmbeddedLLM(CustomLLM):
     """litellm handler for ``local/<name-or-path>`` models."""
 
-    def _fill(self, model_response: ModelResponse, out: dict[str, Any]) -> ModelResponse:
+    def _fill(
+        self, model_response: ModelResponse, out: dict[str, Any], tools: Any = None
+    ) -> ModelResponse:
+        from litellm.types.utils import ChatCompletionMessageToolCall
+
         choice = out["choices"][0]
-        model_response.choices[0].message.content = choice["message"].get("content") or ""  # type: ignore[union-attr]
+        message = model_response.choices[0].message  # type: ignore[union-attr]
+        content = choice["message"].get("content") or ""
+        calls = choice["message"].get("tool_calls") or []
+        if not calls and (found := tool_call_in_text(content, tools)):
+            calls, content = [found], ""
+        message.content = content
         model_response.choices[0].finish_reason = choice.get("finish_reason") or "stop"
+        if calls:
+            message.tool_calls = [ChatCompletionMessageToolCall(**c) for c in calls]
+            model_response.choices[0].finish_reason = "tool_calls"
         u = out.get("usage") or {}
         model_response.usage = Usage(  # type: ignore[attr-defined]
             prompt_tokens=u.get("prompt_tokens", 0),
@@ -152,7 +195,7 @@ class EmbeddedLLM(CustomLLM):
         **kwargs,
     ):  # type: ignore[override]  # noqa: E501
         out = get_runtime(model).complete(_request(messages, optional_params))
-        return self._fill(model_response, out)
+        return self._fill(model_response, out, optional_params.get("tools"))
 
     async def acompletion(
         self,
@@ -171,7 +214,7 @@ class EmbeddedLLM(CustomLLM):
     ):  # type: ignore[override]  # noqa: E501
         rt = await asyncio.to_thread(get_runtime, model)
         out = await asyncio.to_thread(rt.complete, _request(messages, optional_params))
-        return self._fill(model_response, out)
+        return self._fill(model_response, out, optional_params.get("tools"))
 
     def streaming(
         self,
