@@ -37,8 +37,8 @@ def upstream(provider, monkeypatch):
     return provider
 
 
-def post(url: str, body: object, **kw: object) -> httpx.Response:
-    return httpx.post(f"{url}/chat/completions", json=body, timeout=60, **kw)  # type: ignore[arg-type]
+def post(url: str, body: object, timeout: float = 60, **kw: object) -> httpx.Response:
+    return httpx.post(f"{url}/chat/completions", json=body, timeout=timeout, **kw)  # type: ignore[arg-type]
 
 
 def chat(content: str = "hi", **extra: object) -> dict[str, object]:
@@ -441,3 +441,31 @@ def test_openapi_describes_the_real_chat_body(serve):
     assert {"model", "messages", "tools", "stream", "prellm"} <= set(body["properties"])
     assert body["additionalProperties"] is False
     assert {"200", "400", "401", "402", "403", "415", "502", "504"} <= set(op["responses"])
+
+
+def test_a_megabyte_of_adversarial_text_does_not_stall_other_clients(serve, upstream):
+    """1 MB of text that made the old filter backtrack for hours: it goes through, and
+    the liveness probe keeps answering while it does."""
+    upstream.responder = lambda body: "ok"
+    url = serve(max_body_bytes=3_000_000)
+    base = url.removesuffix("/v1")
+    text = "a." * 500_000
+    done: list[httpx.Response] = []
+
+    def big() -> None:
+        done.append(post(url, chat(text), timeout=300))
+
+    worker = threading.Thread(target=big)
+    worker.start()
+    probes = 0
+    while worker.is_alive():
+        if (
+            httpx.get(f"{base}/health/liveness", timeout=60).status_code == 200
+            and worker.is_alive()
+        ):
+            probes += 1
+        time.sleep(0.02)
+    worker.join()
+    assert done[0].status_code == 200, done[0].text
+    assert probes >= 3  # answered while the big request was being processed
+    assert len(upstream.requests[-1]["messages"][-1]["content"]) >= 1_000_000

@@ -75,20 +75,23 @@ LARGE_TEXT = 64_000  # characters; redacting more runs in a thread, off the even
 
 async def _finalise(state: RequestState, composition: Composition) -> None:
     messages = build_large_messages(state.conv, composition)
+    user = composition.user if composition.user is not None else state.conv.query
+    shown = [composition.system or "", user]
     if state.guard:
         guard = state.guard
+
+        def redact() -> tuple[list[dict[str, Any]], list[str]]:
+            return redact_messages(guard, messages), [guard.redact(t) for t in shown]
+
+        # Big inputs are redacted in a thread: the event loop keeps serving other requests.
         size = sum(len(str(m.get("content") or "")) for m in messages)
-        if size > LARGE_TEXT:
-            messages = await asyncio.to_thread(redact_messages, guard, messages)
-        else:
-            messages = redact_messages(guard, messages)
+        messages, shown = await asyncio.to_thread(redact) if size > LARGE_TEXT else redact()
         state.params = redact_params(guard, state.params)
     state.large_messages = messages
     d = state.decomposition
     # The result shows what the large model was sent, redacted as it was sent.
-    d.system_prompt = state.hide(composition.system) if composition.system else None
-    user = composition.user if composition.user is not None else state.conv.query
-    d.composed_prompt = state.hide(user)
+    d.system_prompt = shown[0] if composition.system else None
+    d.composed_prompt = shown[1]
     if state.guard and state.guard.report:
         kinds = ", ".join(
             f"{n} {name.replace('_', ' ')}" for name, n in sorted(state.guard.report.items())
