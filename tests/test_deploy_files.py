@@ -72,6 +72,7 @@ def test_the_dockerfile_is_as_documented():
     assert "PRELLM_DATA_DIR=/data" in final and 'VOLUME ["/data"]' in final
     assert re.search(r"HEALTHCHECK .*\n\s+CMD \[\"python3\"", final)
     assert "--no-auth" not in final  # keys via the environment; an open proxy is explicit
+    assert 'extras="server,postgres"' in text  # the overlay's PRELLM_DATABASE_URL needs the driver
 
 
 def test_the_baked_model_step_calls_a_real_function():

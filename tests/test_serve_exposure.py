@@ -86,6 +86,11 @@ def test_a_master_key_allows_a_public_host(started):
     assert "mk-1" not in r.stderr
 
 
+def test_a_blank_master_key_is_no_key(started):
+    r = _serve("--host", "0.0.0.0", env={"PRELLM_MASTER_KEY": "  "})
+    assert r.exit_code == 2 and "refusing to serve" in r.stderr
+
+
 def test_no_auth_must_be_explicit_and_is_said(started):
     r = _serve("--host", "0.0.0.0", "--no-auth")
     assert r.exit_code == 0, r.stderr

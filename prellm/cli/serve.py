@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -90,6 +91,11 @@ MASTER_KEY_ENV = "PRELLM_MASTER_KEY"
     help="Write a trace for every request (to PRELLM_TRACE_DIR or .prellm/traces).",
 )
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    help="Serve /metrics without a key (default: the master key when auth is on).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Access log and info messages.")
 def serve(
     host: str,
@@ -108,6 +114,7 @@ def serve(
     max_body_bytes: int,
     trace: bool,
     workers: int,
+    metrics_public: bool,
     verbose: bool,
 ) -> None:
     """Serve an OpenAI-compatible API (/v1/chat/completions) that preprocesses every request."""
@@ -117,7 +124,7 @@ def serve(
         from ..server.settings import SETTINGS_ENV, ServerSettings
     except ImportError:
         click.echo(
-            "prellm: error: the server needs its extra: pip install 'prellm[server]'", err=True
+            "prellm: error: the server needs its extra: pip install 'prellm-engine[server]'", err=True
         )
         sys.exit(2)
     from ..errors import ConfigError
@@ -137,8 +144,10 @@ def serve(
             upstream_timeout_s=timeout_s,
             max_body_bytes=max_body_bytes,
             trace=trace,
+            metrics_public=metrics_public,
         )
         _check_config(settings.config)
+        backend = _backend()
         _check_exposure(host, bool(settings.api_keys), no_auth)
     except ConfigError as exc:
         click.echo(f"prellm: error: {exc}", err=True)
@@ -152,9 +161,44 @@ def serve(
         else "no auth (set PRELLM_API_KEYS to require keys)"
     )
     click.echo(
-        f"prellm: serving OpenAI-compatible API on http://{host}:{port}/v1 · {auth}", err=True
+        f"prellm: serving OpenAI-compatible API on http://{host}:{port}/v1 · {auth}"
+        f" · state store: {backend}",
+        err=True,
     )
+    if workers > 1:
+        _multiprocess_metrics()
     _run(host, port, workers, verbose)
+
+
+def _backend() -> str:
+    """Where keys, limits, spend and memory live, checked now: a bad URL or a database
+    newer than this preLLM stops the server here (exit 2)."""
+    from ..store import BudgetTracker
+    from ..store.errors import StoreUnavailableError
+
+    tracker = BudgetTracker()
+    try:
+        version = tracker.schema_version
+    except StoreUnavailableError as exc:  # may come up later: readiness says so meanwhile
+        return f"{tracker.dialect} {tracker.where} (not reachable yet: {exc})"
+    return f"{tracker.dialect} {tracker.where} (schema v{version})"
+
+
+def _multiprocess_metrics() -> None:
+    """Workers write their metrics to one directory a scrape adds up (emptied at start)."""
+    import shutil
+    import tempfile
+
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        for f in Path(path).glob("*.db"):
+            f.unlink()
+        return
+    path = tempfile.mkdtemp(prefix="prellm-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    import atexit
+
+    atexit.register(shutil.rmtree, path, True)
 
 
 def _is_loopback(host: str) -> bool:
@@ -170,9 +214,10 @@ def _check_exposure(host: str, has_keys: bool, no_auth: bool) -> None:
     """Beyond loopback, serving needs keys or an explicit ``--no-auth``."""
     from ..errors import ConfigError
 
-    if no_auth and (has_keys or os.environ.get(MASTER_KEY_ENV)):
+    has_keys = has_keys or bool(os.environ.get(MASTER_KEY_ENV, "").strip())
+    if no_auth and has_keys:
         raise ConfigError("--no-auth contradicts the API keys that are set; drop one of them")
-    if no_auth or _is_loopback(host) or has_keys or os.environ.get(MASTER_KEY_ENV):
+    if no_auth or has_keys or _is_loopback(host):
         return
     raise ConfigError(
         f"refusing to serve on {host} without auth: set PRELLM_API_KEYS, --api-keys-file "

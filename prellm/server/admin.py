@@ -9,6 +9,7 @@ store refusals anywhere in the app answer in OpenAI's error shape (``install_err
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -125,3 +126,20 @@ def install_admin(app: FastAPI) -> None:
     """The admin API (master key only), and key/team/store refusals as HTTP answers."""
     install_errors(app)
     app.include_router(router(), include_in_schema=False)
+
+
+async def check_store() -> dict[str, Any]:
+    """Readiness: the state store answers (a PostgreSQL that went away makes this 503)."""
+    import asyncio
+
+    from ..errors import PreLLMError
+    from ..store import BudgetTracker
+
+    if os.environ.get("PRELLM_NO_LEDGER"):
+        return {"store": "none", "ok": True, "detail": "PRELLM_NO_LEDGER: no state store"}
+    tracker = BudgetTracker.shared()
+    try:
+        version = await asyncio.to_thread(lambda: tracker.schema_version)
+    except PreLLMError as exc:
+        return {"store": tracker.dialect, "ok": False, "detail": str(exc)}
+    return {"store": tracker.dialect, "ok": True, "detail": f"{tracker.where} (schema v{version})"}

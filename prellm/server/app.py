@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import ConfigError, PreLLMError
 from ..observability.logging import get_logger
 from ..strategies import get_strategy
-from .admin import install_admin
+from .admin import check_store, install_admin
 from .body import parse_json_object
 from .dispatch import Call, bearer, dispatch
 from .engines import EnginePool
@@ -141,7 +141,7 @@ def _health_routes(app: FastAPI, settings: ServerSettings, pool: EnginePool) -> 
     async def readiness() -> JSONResponse:
         from .health import check_models
 
-        checks = await check_models(pool, settings.readiness_timeout_s)
+        checks = await check_models(pool, settings.readiness_timeout_s) + [await check_store()]
         ok = all(c["ok"] for c in checks)
         return JSONResponse(
             {"status": "ready" if ok else "not ready", "checks": checks},

@@ -45,6 +45,9 @@ def from_prellm(exc: PreLLMError) -> HTTPError:
         return HTTPError(429, str(exc), "rate_limit_error", "upstream_rate_limited")
     if isinstance(exc, ProviderTimeoutError):
         return HTTPError(504, str(exc), "upstream_error", "upstream_timeout")
+    if type(exc).__name__ == "SensitiveDataError":
+        # A user redaction rule ran out of time: nothing was sent.
+        return HTTPError(500, str(exc), "server_error", "redaction_failed")
     if getattr(exc, "status_code", None) == 400:
         return HTTPError(400, str(exc), "invalid_request_error", "upstream_bad_request")
     if isinstance(exc, ProviderAuthError):

@@ -164,6 +164,7 @@ class MetricsMiddleware:
 
     def __init__(self, app: Any, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
+        self._paths: set[str] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -188,10 +189,18 @@ class MetricsMiddleware:
                 self._record(scope, status, time.perf_counter() - t0)
 
     def _record(self, scope: dict[str, Any], status: int, seconds: float) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", None) or "other"
+        path = getattr(scope.get("route"), "path", None) or self._known(scope)
         state = scope.get("state") or {}
         self.metrics.record(path, status, seconds, state.get(RESULT), state.get("principal"))
+
+
+    def _known(self, scope: dict[str, Any]) -> str:
+        """A request refused before routing (401, 413): its path if it is a route's, else
+        "other" (clients choose paths; labels must stay few)."""
+        if self._paths is None:
+            routes = getattr(scope.get("app"), "routes", ())
+            self._paths = {getattr(r, "path", "") for r in routes}
+        return scope["path"] if scope["path"] in self._paths else "other"
 
 
 def observe(request: Request, result: PreLLMResult) -> PreLLMResult:

@@ -28,7 +28,13 @@ def postgres(url: str) -> Backend:
     with _pg_lock:
         backend = _pg_backends.get(url)
         if backend is None:
-            from .pg import PostgresBackend
+            try:
+                from .pg import PostgresBackend
+            except ImportError:
+                raise ConfigError(
+                    "PRELLM_DATABASE_URL names PostgreSQL, which needs psycopg: "
+                    "pip install 'prellm-engine[postgres]'"
+                ) from None
 
             backend = _pg_backends[url] = PostgresBackend(url)
         return backend
@@ -102,9 +108,9 @@ class Store:
     def schema_version(self) -> int:
         return self.backend.version(self.NAME)
 
-    def transaction(self) -> Any:
-        """A write transaction: a ``Tx`` (context manager)."""
-        return self.backend.transaction()
+    def transaction(self, locks: Sequence[str] = ()) -> Any:
+        """A write transaction: a ``Tx`` (context manager), holding ``locks`` (scopes)."""
+        return self.backend.transaction(locks)
 
     def read(self) -> Any:
         return self.backend.read()

@@ -8,7 +8,8 @@ a key, a team) and period (UTC month and day) so a check reads a few rows, not
 the month's calls. On SQLite the file's write lock makes check and hold atomic;
 on PostgreSQL each limit's scope is an advisory transaction lock, taken in a fixed
 order, so concurrent requests in any number of processes cannot overshoot a
-limit by more than one request's estimate. A settle is writes only: one round trip.
+limit by more than one request's estimate. A check-and-hold is two round trips
+(BEGIN + locks + one snapshot statement; the writes + COMMIT), a settle one.
 
 Virtual keys and teams (``keys.py``) live in the same database; their budgets and
 rate windows (``ratelimit.py``) are checked by ``admit_principal``.
@@ -35,11 +36,10 @@ from .ledger import (
     RESERVATION_TTL_S,
     Check,
     Reservation,
-    check_one,
     day_start,
-    lock_scopes,
     month_start,
     periods,
+    snapshot,
 )
 from .ledger import spent as spent_in
 
@@ -206,13 +206,11 @@ class BudgetTracker(Store):
         label = key_label(api_key)
         now = time.time()
         checks = self._checks(models, label, now)
-        with self.transaction() as tx:
-            lock_scopes(tx, [c.scope for c in checks])
-            tx.run("DELETE FROM reservations WHERE expires < ?", (now,))
-            for check in checks:
-                if refusal := check_one(tx, check, estimate_usd):
-                    raise BudgetExceededError(refusal)
-            tx.run(
+        with self.transaction(locks=[c.scope for c in checks]) as tx:
+            if refusal := snapshot(tx, checks).refusal(checks, estimate_usd):
+                raise BudgetExceededError(refusal)
+            tx.later("DELETE FROM reservations WHERE expires < ?", (now,))
+            tx.later(
                 "INSERT INTO reservations (id, ts, expires, models, api_key, amount_usd) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (rid, now, now + RESERVATION_TTL_S, ",".join(models), label, estimate_usd),
@@ -258,8 +256,8 @@ class BudgetTracker(Store):
         rid = reservation.id if isinstance(reservation, Reservation) else reservation
         if rid:
             with self.transaction() as tx:
-                tx.run("DELETE FROM reservations WHERE id = ?", (rid,))
-                tx.run("DELETE FROM rate_events WHERE reservation = ?", (rid,))
+                tx.later("DELETE FROM reservations WHERE id = ?", (rid,))
+                tx.later("DELETE FROM rate_events WHERE reservation = ?", (rid,))
 
     def settle(
         self,
@@ -271,7 +269,7 @@ class BudgetTracker(Store):
         user: str | None = None,
     ) -> None:
         """Record the calls that happened at their real cost, and drop the reservation.
-        Writes only, pipelined on PostgreSQL: one round trip."""
+        Writes only, sent together on PostgreSQL: one round trip."""
         now = time.time()
         label = key_label(api_key)
         res = reservation if isinstance(reservation, Reservation) else None
@@ -291,9 +289,9 @@ class BudgetTracker(Store):
                     for period in periods(now):
                         totals[(scope, period)] += s.cost_usd
         tokens = sum(s.prompt_tokens + s.completion_tokens for s in ran)
-        with self.backend.transaction(pipeline=True) as tx:
+        with self.transaction() as tx:  # writes only: one round trip on PostgreSQL
             if rid:
-                tx.run("DELETE FROM reservations WHERE id = ?", (rid,))
+                tx.later("DELETE FROM reservations WHERE id = ?", (rid,))
             tx.many(
                 'INSERT INTO calls (ts, request_id, model, role, prompt_tokens, completion_tokens, cost_usd, ms, api_key, "user", key_id, team_id) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -305,7 +303,7 @@ class BudgetTracker(Store):
                 [(s, p, usd) for (s, p), usd in sorted(totals.items())],
             )
             if res and res.rated:
-                tx.run("UPDATE rate_events SET tokens = ? WHERE reservation = ?", (tokens, rid))
+                tx.later("UPDATE rate_events SET tokens = ? WHERE reservation = ?", (tokens, rid))
 
     # --- reports ----------------------------------------------------------------------
 

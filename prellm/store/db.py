@@ -48,12 +48,15 @@ def database_url() -> str | None:
     return url
 
 
+def sqlite_path(url: str) -> Path:
+    """``sqlite:///relative/dir`` or ``sqlite:////absolute/dir`` (SQLAlchemy's spelling)."""
+    return Path(url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")).expanduser()
+
+
 def sqlite_dir_from_url() -> Path | None:
     """``PRELLM_DATABASE_URL=sqlite:///DIR``: the directory for the SQLite files."""
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
-    return (
-        Path(url.removeprefix("sqlite://").removeprefix("/")) if url.startswith("sqlite") else None
-    )
+    return sqlite_path(url) if url.startswith("sqlite") else None
 
 
 def redact_url(url: str) -> str:
@@ -74,7 +77,8 @@ class Tx(Protocol):
     dialect: str  # "sqlite" or "postgresql"
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int: ...
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def later(self, sql: str, params: Sequence[Any] = ()) -> None: ...  # a write, maybe batched
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...  # writes, maybe batched
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None: ...
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
@@ -116,6 +120,9 @@ class SQLiteTx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, params).rowcount
 
+    def later(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, params)
+
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
@@ -146,8 +153,9 @@ class Backend:
     dialect: str
     where: str  # printable: a path, or the URL without its password
 
-    def transaction(self, pipeline: bool = False) -> Any:
-        """A context manager yielding a Tx: atomic. ``pipeline``: writes only, sent together."""
+    def transaction(self, locks: Sequence[str] = ()) -> Any:
+        """A context manager yielding a Tx: atomic, and serialised against every other
+        transaction that names one of the same ``locks`` (scopes), in any process."""
         raise NotImplementedError
 
     def read(self) -> Any:  # a context manager yielding a Tx for reads (autocommit)
@@ -174,9 +182,10 @@ class SQLiteBackend(Backend):
         self.conn = _open_sqlite(path)
 
     @contextmanager
-    def transaction(self, pipeline: bool = False) -> Iterator[Tx]:
-        """BEGIN IMMEDIATE takes the write lock up front, so a check and the write after it
-        are atomic against other processes; any exception rolls back."""
+    def transaction(self, locks: Sequence[str] = ()) -> Iterator[Tx]:
+        """BEGIN IMMEDIATE takes the file's write lock up front (it stands for every scope's
+        lock), so a check and the write after it are atomic against other processes; any
+        exception rolls back."""
         with self.lock:
             c = self.conn
             c.execute("BEGIN IMMEDIATE")

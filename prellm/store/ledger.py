@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,41 +64,74 @@ def held_where(scope: str) -> tuple[str, tuple[Any, ...]]:
     return (f"{column} = ?", (value,)) if column else ("1 = 1", ())
 
 
-def check_one(tx: Tx, check: Check, estimate_usd: float, exclude: str | None = None) -> str | None:
-    """None if ``estimate_usd`` more fits under the limit, else why not. Spend and holds are
-    read in one statement: one snapshot, so a settle cannot slip between the two."""
-    where, args = held_where(check.scope)
-    if exclude:
-        where, args = f"{where} AND id <> ?", (*args, exclude)
-    row = tx.one(
-        "SELECT (SELECT COALESCE(SUM(usd), 0) FROM spend WHERE scope = ? AND period = ?) AS spent, "
-        f"(SELECT COALESCE(SUM(amount_usd), 0) FROM reservations WHERE {where}) AS held",
-        (check.scope, check.period, *args),
-    )
-    spent, held = (float(row["spent"]), float(row["held"])) if row else (0.0, 0.0)
-    if spent + held + estimate_usd <= check.limit:
+@dataclass
+class Snapshot:
+    """What the limits of a request's scopes stand at, read in one statement (one snapshot:
+    a settle cannot slip between reading the spend and reading the holds)."""
+
+    now: float  # the database's clock on PostgreSQL once the locks are held, else given
+    budgets: list[tuple[float, float]]  # (spent, held) per Check, in order
+    windows: dict[str, tuple[int, int]]  # rate window scope -> (requests, tokens) in it
+
+    def refusal(self, checks: list[Check], estimate_usd: float) -> str | None:
+        """Why ``estimate_usd`` more does not fit under a limit, or None."""
+        for check, (spent, held) in zip(checks, self.budgets, strict=True):
+            if spent + held + estimate_usd > check.limit:
+                return (
+                    f"{check.name} budget ${check.limit:.4f} would be exceeded: spent "
+                    f"${spent:.4f}, in flight ${held:.4f}, this request up to "
+                    f"${estimate_usd:.4f}; no call was made"
+                )
         return None
-    return (
-        f"{check.name} budget ${check.limit:.4f} would be exceeded: spent ${spent:.4f}, "
-        f"in flight ${held:.4f}, this request up to ${estimate_usd:.4f}; no call was made"
-    )
 
 
-def lock_scopes(tx: Tx, scopes: Iterable[str]) -> float | None:
-    """Serialise the check-and-hold of these scopes across processes (PostgreSQL; SQLite's
-    write transaction already holds the file's lock). Sorted, so two requests never wait
-    on each other in a cycle. Returns the database's clock once the locks are held
-    (PostgreSQL), else None."""
-    names = sorted(set(scopes))
-    if tx.dialect != "postgresql" or not names:
-        return None
-    now = tx.scalar(
-        "SELECT extract(epoch FROM clock_timestamp()) FROM (SELECT "
-        "count(pg_advisory_xact_lock(hashtextextended(s, 7))) AS n FROM "
-        "(SELECT unnest(?::text[]) AS s ORDER BY 1) AS ordered) AS locked",
-        (names,),
+def snapshot(
+    tx: Tx,
+    checks: list[Check],
+    windows: Sequence[str] = (),
+    *,
+    window_s: float = 60.0,
+    now: float | None = None,
+    exclude: str | None = None,
+) -> Snapshot:
+    """Spend and holds of every check, and requests and tokens in every rate window, at once."""
+    held_now = time.time()
+    clock_args: tuple[float, ...] = ()
+    if now is None and tx.dialect == "postgresql":
+        clock = "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
+    else:
+        clock, clock_args = "CAST(? AS DOUBLE PRECISION)", (now if now is not None else held_now,)
+    parts = [f"SELECT 'c' AS kind, 0 AS idx, {clock} AS a, CAST(0 AS DOUBLE PRECISION) AS b"]
+    args: list[Any] = [*clock_args]
+    for i, check in enumerate(checks):
+        where, extra = held_where(check.scope)
+        where += " AND expires >= ?" + (" AND id <> ?" if exclude else "")
+        parts.append(
+            f"SELECT 'b', {i}, CAST((SELECT COALESCE(SUM(usd), 0) FROM spend WHERE scope = ? "
+            "AND period = ?) AS DOUBLE PRECISION), CAST((SELECT COALESCE(SUM(amount_usd), 0) "
+            f"FROM reservations WHERE {where}) AS DOUBLE PRECISION)"
+        )
+        args += [check.scope, check.period, *extra, held_now, *([exclude] if exclude else [])]
+    for i, scope in enumerate(windows):
+        parts.append(
+            f"SELECT 'w', {i}, CAST(COUNT(*) AS DOUBLE PRECISION), "
+            "CAST(COALESCE(SUM(tokens), 0) AS DOUBLE PRECISION) "
+            f"FROM rate_events WHERE scope = ? AND ts > {clock} - ?"
+        )
+        args += [scope, *clock_args, window_s]
+    rows = tx.all(" UNION ALL ".join(parts), args)
+    out = Snapshot(
+        now=0.0, budgets=[(0.0, 0.0)] * len(checks), windows={w: (0, 0) for w in windows}
     )
-    return float(now)
+    for r in rows:
+        kind, idx, a, b = r["kind"], int(r["idx"]), float(r["a"]), float(r["b"])
+        if kind == "c":
+            out.now = a
+        elif kind == "b":
+            out.budgets[idx] = (a, b)
+        else:
+            out.windows[windows[idx]] = (int(a), int(b))
+    return out
 
 
 def spent(tx: Tx, scope: str, period: str) -> float:

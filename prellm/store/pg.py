@@ -3,12 +3,15 @@
 Synchronous (psycopg_pool.ConnectionPool): the request path calls the stores from
 the event loop as it does SQLite, and a round trip to a nearby PostgreSQL is a
 fraction of a millisecond. Connections are in autocommit; a ``transaction()`` is
-one ``BEGIN … COMMIT`` whose row locks (``SELECT … FOR UPDATE``) serialise the
-writers that touch the same key, team or limit, in every process.
+one ``BEGIN … COMMIT`` whose advisory locks (one per key, team or limit scope)
+serialise the check-and-hold of that scope in every process. Writes are batched
+with the next statement (see ``PgTx``), so round trips stay few.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -27,22 +31,58 @@ MIGRATION_LOCK = 0x70726C6D  # pg_advisory_xact_lock id for migrations ("prlm")
 POOL_TIMEOUT_S = float(os.environ.get("PRELLM_DB_TIMEOUT", "5"))
 
 
+def lock_id(scope: str) -> int:
+    """A scope's advisory lock: 64 bits of its SHA-256."""
+    return int.from_bytes(hashlib.sha256(scope.encode()).digest()[:8], "big", signed=True)
+
+
 class PgTx:
+    """Statements on one connection. Inside a transaction, writes (``later``, ``many``) wait
+    and go with the next read or the COMMIT, as one simple-query message: a check-and-hold
+    is two round trips (BEGIN + locks + the check; the writes + COMMIT), a settle one."""
+
     dialect = "postgresql"
+    FLUSH_CHARS = 1_000_000
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self.pending: list[str] = []
+        self._client: psycopg.ClientCursor[Any] | None = None
+
+    def _literal(self, sql: str, params: Sequence[Any]) -> str:
+        if not params:
+            return sql
+        if self._client is None:
+            self._client = psycopg.ClientCursor(self.conn)
+        return self._client.mogrify(pg_sql(sql), tuple(params))
 
     def _exec(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[Any]:
-        return self.conn.execute(pg_sql(sql) if params else sql, tuple(params) or None)
+        if not self.pending:
+            return self.conn.execute(pg_sql(sql) if params else sql, tuple(params) or None)
+        text = "; ".join([*self.pending, self._literal(sql, params)])
+        self.pending.clear()
+        cur = self.conn.execute(text)
+        while cur.nextset():
+            pass
+        return cur
+
+    def flush(self) -> None:
+        if self.pending:
+            text = "; ".join(self.pending)
+            self.pending.clear()
+            self.conn.execute(text)
+
+    def later(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.pending.append(self._literal(sql, params))
+        if sum(map(len, self.pending)) > self.FLUSH_CHARS:
+            self.flush()
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self._exec(sql, params).rowcount
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            with self.conn.cursor() as cur:
-                cur.executemany(pg_sql(sql), rows)
+        for row in rows:
+            self.later(sql, row)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         row = self._exec(sql, params).fetchone()
@@ -54,6 +94,15 @@ class PgTx:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self._exec(sql, params).fetchone()
         return next(iter(row.values())) if row else None
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Per connection: commits do not wait for the WAL to reach the disk (as SQLite's
+    ``synchronous=NORMAL`` in WAL mode): a crash of the database server may lose the
+    last moments of writes, never consistency. ``PRELLM_DB_SYNCHRONOUS_COMMIT=on`` waits."""
+    mode = os.environ.get("PRELLM_DB_SYNCHRONOUS_COMMIT", "off").strip().lower()
+    if mode in ("on", "off", "local", "remote_write", "remote_apply"):
+        conn.execute(f"SET synchronous_commit = {mode}")
 
 
 class PostgresBackend(Backend):
@@ -70,6 +119,7 @@ class PostgresBackend(Backend):
             timeout=POOL_TIMEOUT_S,
             open=False,
             name="prellm",
+            configure=_configure,
         )
         self._opened = False
         self._lock = threading.Lock()
@@ -92,15 +142,25 @@ class PostgresBackend(Backend):
             raise StoreUnavailableError(f"{self.where}: database unavailable ({first})") from None
 
     @contextmanager
-    def transaction(self, pipeline: bool = False) -> Iterator[Tx]:
-        """``pipeline``: the statements (writes only) go in one round trip with BEGIN/COMMIT."""
+    def transaction(self, locks: Sequence[str] = ()) -> Iterator[Tx]:
+        """BEGIN, the scopes' advisory locks (sorted: no two transactions wait on each other
+        in a cycle), the body, COMMIT; the first two go with the body's first statement."""
         with self._connection() as conn:
-            if pipeline:
-                with conn.pipeline(), conn.transaction():
-                    yield PgTx(conn)
-            else:
-                with conn.transaction():
-                    yield PgTx(conn)
+            tx = PgTx(conn)
+            tx.pending.append("BEGIN")
+            if locks:
+                ids = sorted({lock_id(s) for s in locks})
+                tx.pending.append("SELECT " + ", ".join(f"pg_advisory_xact_lock({i})" for i in ids))
+            try:
+                yield tx
+                tx.pending.append("COMMIT")
+                tx.flush()
+            except BaseException:
+                tx.pending.clear()
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -117,6 +177,13 @@ class PostgresBackend(Backend):
             )
 
     def migrate(self, store: str, migrations: Sequence[Migration]) -> int:
+        try:
+            return self._migrate(store, migrations)
+        except psycopg.Error as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"{self.where}: migration of {store!r} failed ({first})") from None
+
+    def _migrate(self, store: str, migrations: Sequence[Migration]) -> int:
         with self.transaction() as tx:
             tx.run(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             tx.run(

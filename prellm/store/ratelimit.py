@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BudgetExceededError
 from .db import Tx
 from .errors import RateLimitedError
-from .ledger import RESERVATION_TTL_S, Check, Reservation, check_one, lock_scopes, period_of
+from .ledger import RESERVATION_TTL_S, Check, Reservation, Snapshot, period_of, snapshot
 
 if TYPE_CHECKING:
     from .base import Store
@@ -57,40 +57,45 @@ def windows(p: Principal) -> list[Window]:
     ]
 
 
-def check_window(tx: Tx, w: Window, tokens: int, now: float) -> RateLimitedError | None:
-    """None if one more request of ``tokens`` fits ``w`` at ``now``, else the refusal."""
-    since = now - WINDOW_S
-    tx.run("DELETE FROM rate_events WHERE scope = ? AND ts <= ?", (w.scope, since))
+def over(w: Window, requests: int, used: int, tokens: int) -> bool:
+    """Whether one more request of ``tokens`` would break ``w``."""
+    return (w.rpm is not None and requests + 1 > w.rpm) or (
+        w.tpm is not None and used + tokens > w.tpm
+    )
+
+
+def refuse_window(tx: Tx, w: Window, tokens: int, now: float) -> RateLimitedError:
+    """The refusal, saying when enough of the window's events will have left it (read now,
+    under the window's lock: only a refused request pays for reading the events)."""
     rows = tx.all(
         "SELECT ts, tokens FROM rate_events WHERE scope = ? AND ts > ? ORDER BY ts",
-        (w.scope, since),
+        (w.scope, now - WINDOW_S),
     )
-    if w.rpm is not None and len(rows) + 1 > w.rpm:
-        wait = float(rows[len(rows) - w.rpm]["ts"]) + WINDOW_S - now if w.rpm else WINDOW_S
+    events = [(float(r["ts"]), int(r["tokens"])) for r in rows]
+    if w.rpm is not None and len(events) + 1 > w.rpm:
+        wait = events[len(events) - w.rpm][0] + WINDOW_S - now if w.rpm else WINDOW_S
         return RateLimitedError(
             f"{w.name}: {w.rpm} requests per minute reached; retry in {wait:.1f} s", wait
         )
-    if w.tpm is not None:
-        used = sum(int(r["tokens"]) for r in rows)
-        if tokens > w.tpm:
-            return RateLimitedError(
-                f"{w.name}: this request (~{tokens} tokens with its answer) is over the "
-                f"{w.tpm} tokens per minute limit; ask for fewer max_tokens",
-                WINDOW_S,
-            )
-        if used + tokens > w.tpm:
-            wait, left = WINDOW_S, used
-            for r in rows:  # the oldest events leave the window first
-                left -= int(r["tokens"])
-                if left + tokens <= w.tpm:
-                    wait = float(r["ts"]) + WINDOW_S - now
-                    break
-            return RateLimitedError(
-                f"{w.name}: {w.tpm} tokens per minute reached ({used} in the last minute, "
-                f"this request ~{tokens}); retry in {wait:.1f} s",
-                wait,
-            )
-    return None
+    tpm = w.tpm or 0
+    used = sum(n for _, n in events)
+    if tokens > tpm:
+        return RateLimitedError(
+            f"{w.name}: this request (~{tokens} tokens with its answer) is over the "
+            f"{tpm} tokens per minute limit; ask for fewer max_tokens",
+            WINDOW_S,
+        )
+    wait, left = WINDOW_S, used
+    for ts, n in events:  # the oldest leave the window first
+        left -= n
+        if left + tokens <= tpm:
+            wait = ts + WINDOW_S - now
+            break
+    return RateLimitedError(
+        f"{w.name}: {tpm} tokens per minute reached ({used} in the last minute, this "
+        f"request ~{tokens}); retry in {wait:.1f} s",
+        wait,
+    )
 
 
 def admit(
@@ -108,20 +113,24 @@ def admit(
         return Reservation(reservation or uuid.uuid4().hex, p.key_id, p.team_id)
     rid = reservation or uuid.uuid4().hex
     refusal: Exception | None = None
-    with tracker.transaction() as tx:
-        clock = lock_scopes(tx, [c.scope for c in checks] + [w.scope for w in wins])
-        t = now or clock or time.time()
-        tx.run("DELETE FROM reservations WHERE expires < ?", (time.time(),))
-        refusal = _refusal(tx, checks, wins, estimate_usd, tokens, t, reservation)
+    scopes = [w.scope for w in wins]
+    with tracker.transaction(locks=[c.scope for c in checks] + scopes) as tx:
+        snap = snapshot(tx, checks, scopes, window_s=WINDOW_S, now=now, exclude=reservation)
+        refusal = _refusal(tx, snap, checks, wins, estimate_usd, tokens)
         if refusal is not None:
             if reservation:  # the global hold goes with the refused request
-                tx.run("DELETE FROM reservations WHERE id = ?", (reservation,))
+                tx.later("DELETE FROM reservations WHERE id = ?", (reservation,))
         else:
             _hold(tx, rid, p, models, estimate_usd, reservation)
             tx.many(
                 "INSERT INTO rate_events (scope, ts, tokens, reservation) VALUES (?, ?, ?, ?)",
-                [(w.scope, t, tokens, rid) for w in wins],
+                [(w.scope, snap.now, tokens, rid) for w in wins],
             )
+        for scope in scopes:  # what left the window is not needed any more
+            tx.later(
+                "DELETE FROM rate_events WHERE scope = ? AND ts <= ?", (scope, snap.now - WINDOW_S)
+            )
+        tx.later("DELETE FROM reservations WHERE expires < ?", (time.time(),))
     if refusal is not None:
         raise refusal
     return Reservation(rid, p.key_id, p.team_id, rated=bool(wins))
@@ -129,31 +138,29 @@ def admit(
 
 def _refusal(
     tx: Tx,
+    snap: Snapshot,
     checks: list[Check],
     wins: list[Window],
     estimate_usd: float,
     tokens: int,
-    now: float,
-    exclude: str | None,
 ) -> Exception | None:
-    for check in checks:
-        if why := check_one(tx, check, estimate_usd, exclude=exclude):
-            return BudgetExceededError(why)
+    if why := snap.refusal(checks, estimate_usd):
+        return BudgetExceededError(why)
     for w in wins:
-        if refused := check_window(tx, w, tokens, now):
-            return refused
+        if over(w, *snap.windows[w.scope], tokens):
+            return refuse_window(tx, w, tokens, snap.now)
     return None
 
 
 def _hold(tx: Tx, rid: str, p: Principal, models: list[str], amount: float, existing: Any) -> None:
     if existing:
-        tx.run(
+        tx.later(
             "UPDATE reservations SET key_id = ?, team_id = ? WHERE id = ?",
             (p.key_id, p.team_id, rid),
         )
         return
     now = time.time()
-    tx.run(
+    tx.later(
         "INSERT INTO reservations (id, ts, expires, models, api_key, amount_usd, key_id, team_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (rid, now, now + RESERVATION_TTL_S, ",".join(sorted(set(models))), None, amount)
