@@ -76,7 +76,12 @@ def test_tool_definitions_go_out_redacted_and_arguments_come_back_restored():
         seen.append({"messages": messages, "params": params})
         user = messages[-1]["content"]
         placeholder = next(w.strip(".,") for w in user.split() if w.startswith("[SECRET_"))
-        return {"content": None, "tool_calls": [{"name": "rotate", "arguments": {"key": placeholder, "note": 'say "hi"'}}]}
+        return {
+            "content": None,
+            "tool_calls": [
+                {"name": "rotate", "arguments": {"key": placeholder, "note": 'say "hi"'}}
+            ],
+        }
 
     large = register_function("rotator", model)
     tool = {
@@ -87,9 +92,7 @@ def test_tool_definitions_go_out_redacted_and_arguments_come_back_restored():
             "parameters": {"type": "object", "properties": {"key": {"type": "string"}}},
         },
     }
-    r = PreLLM("test/echo", large, "passthrough").run(
-        f"Rotate the key {secret} now", tools=[tool]
-    )
+    r = PreLLM("test/echo", large, "passthrough").run(f"Rotate the key {secret} now", tools=[tool])
     out = json.dumps(seen)
     assert secret not in out and email not in out
     assert seen[0]["params"]["tools"][0]["function"]["parameters"]["properties"].keys() == {"key"}
@@ -129,9 +132,17 @@ def test_a_continuation_without_a_stored_turn_goes_as_sent_and_says_so():
     engine = PreLLM("test/echo", "test/tools", "structure")
     history = [
         {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
-        ]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{}"},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": "rain"},
     ]
     r = engine.run(messages=history, tools=[WEATHER])
@@ -201,7 +212,11 @@ def test_openai_sdk_three_step_agent_loop(serve, agent_upstream):
         r = client.chat.completions.create(model=PAIR, messages=messages, tools=[WEATHER, TIME])
         sent = agent_upstream.requests[-1]
         assert sent["messages"][: len(composed_turn)] == composed_turn
-        assert sent["messages"][-1] == {"role": "tool", "tool_call_id": call.id, "content": f"result {step}"}
+        assert sent["messages"][-1] == {
+            "role": "tool",
+            "tool_call_id": call.id,
+            "content": f"result {step}",
+        }
         if r.choices[0].message.tool_calls is None:
             break
     assert r.choices[0].message.content == "The tool said: result 0"

@@ -124,7 +124,8 @@ def serve(
         from ..server.settings import SETTINGS_ENV, ServerSettings
     except ImportError:
         click.echo(
-            "prellm: error: the server needs its extra: pip install 'prellm-engine[server]'", err=True
+            "prellm: error: the server needs its extra: pip install 'prellm-engine[server]'",
+            err=True,
         )
         sys.exit(2)
     from ..errors import ConfigError

@@ -193,7 +193,6 @@ class MetricsMiddleware:
         state = scope.get("state") or {}
         self.metrics.record(path, status, seconds, state.get(RESULT), state.get("principal"))
 
-
     def _known(self, scope: dict[str, Any]) -> str:
         """A request refused before routing (401, 413): its path if it is a route's, else
         "other" (clients choose paths; labels must stay few)."""
