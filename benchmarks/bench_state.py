@@ -7,9 +7,10 @@ For each backend a ``prellm serve`` (one worker) runs against the instant upstre
 bench_proxy.py with a priced large model, so every request writes the ledger and the
 spend totals. Two rows per backend and concurrency: ``anon`` (no key: the ledger
 settle only) and ``key`` (a virtual key with a budget and a rate limit: the key's
-lookup, the atomic budget + rate-window hold, the settle). ``+`` rows are the
-latency added over calling the upstream directly. PostgreSQL runs in a schema of
-its own, dropped afterwards.
+lookup, the atomic budget + rate-window hold, the settle). ``+p50``/``+p99`` are the
+latency added over calling the upstream directly; ``CPU ms/req`` is the proxy
+process's own CPU (PostgreSQL's server processes not included). PostgreSQL runs in a
+schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import tempfile
 import uuid
 
 import httpx
-from bench_proxy import ROOT, free_port, load, pct, uvicorn, wait_ready
+from bench_proxy import ROOT, cpu_seconds, free_port, load, pct, uvicorn, wait_ready
 
 MODEL = "prellm:test/echo->openai/gpt-4o-mini"
 MASTER = "mk-bench-state"
@@ -84,12 +85,14 @@ def bench_backend(name: str, env: dict[str, str], args: argparse.Namespace, dire
         asyncio.run(run(url, 50, 5, key))  # warm-up: imports, pools, prepared statements
         for c in args.concurrency:
             for label, k in (("anon", None), ("key", key)):
+                cpu0 = cpu_seconds(proxy.pid)
                 lat, errors = asyncio.run(run(url, args.requests, c, k))
+                cpu = (cpu_seconds(proxy.pid) - cpu0) * 1000 / args.requests
                 p50, p99 = statistics.median(lat), pct(lat, 0.99)
                 d50, d99 = direct[c]
                 print(
                     f"{name:<10} {label:<5} {c:>4} {p50:8.2f} {p99:8.2f} {errors:>6}"
-                    f" {p50 - d50:+9.2f} {p99 - d99:+9.2f}"
+                    f" {p50 - d50:+9.2f} {p99 - d99:+9.2f} {cpu:10.2f}"
                 )
     finally:
         proxy.terminate()
@@ -124,7 +127,7 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} CPUs · {args.requests} requests per row · 1 worker\n")
         print(
             f"{'backend':<10} {'auth':<5} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-            f" {'+p50 ms':>9} {'+p99 ms':>9}"
+            f" {'+p50 ms':>9} {'+p99 ms':>9} {'CPU ms/req':>10}"
         )
         for c in args.concurrency:
             print(f"{'direct':<10} {'-':<5} {c:>4} {direct[c][0]:8.2f} {direct[c][1]:8.2f}")

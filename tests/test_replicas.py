@@ -157,6 +157,7 @@ def test_two_replicas_share_a_budget_and_a_rate_limit_exactly(replicas, provider
 
     logs = "".join(a.log + b.log)
     assert "POST /v1/chat/completions" in logs  # the access log was on
+    assert logs.count("state store: postgresql") == 2 and ":***@" in logs
     for secret in (key, rated, key.split("-", 2)[2], rated.split("-", 2)[2], MASTER):
         assert secret not in logs
 

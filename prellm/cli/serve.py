@@ -175,6 +175,7 @@ def _backend() -> str:
     """Where keys, limits, spend and memory live, checked now: a bad URL or a database
     newer than this preLLM stops the server here (exit 2)."""
     from ..store import BudgetTracker
+    from ..store.base import close_backends
     from ..store.errors import StoreUnavailableError
 
     tracker = BudgetTracker()
@@ -182,6 +183,8 @@ def _backend() -> str:
         version = tracker.schema_version
     except StoreUnavailableError as exc:  # may come up later: readiness says so meanwhile
         return f"{tracker.dialect} {tracker.where} (not reachable yet: {exc})"
+    finally:
+        close_backends()  # the workers open their own pools
     return f"{tracker.dialect} {tracker.where} (schema v{version})"
 
 

@@ -12,6 +12,7 @@ that cannot be reached refuses a limited key (503): limits fail closed.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..context import estimate_tokens
 from ..messages import text_of
@@ -60,3 +61,25 @@ def estimate(deps: EngineDeps, state: RequestState) -> tuple[float, int]:
         cost_of(deps.small, prompt, SMALL_ANSWER_TOKENS) or 0.0
     )
     return usd, prompt * 2 + answer + SMALL_ANSWER_TOKENS
+
+
+def check_call(
+    tracker: BudgetTracker | None,
+    principal: Any,
+    model: str,
+    estimate_usd: float,
+    tokens: int,
+    reservation: str | None = None,
+) -> Any:
+    """The same checks for an endpoint outside the request path (``/v1/completions``,
+    ``/v1/embeddings``): refuses (403/402/429/503) or returns the reservation to settle
+    (``reservation`` taken over when given, released when this refuses)."""
+    if principal is None or principal.kind != "virtual":
+        return reservation
+    tracker = tracker or BudgetTracker.shared()
+    if why := principal.refused_model(model):
+        tracker.release(reservation)
+        raise ModelNotAllowedError(f"model {model!r} is not allowed: {why}")
+    return tracker.admit_principal(
+        principal, [model], estimate_usd, tokens, reservation=reservation
+    )

@@ -100,11 +100,6 @@ class Store:
         return backend.conn
 
     @property
-    def _lock(self) -> threading.RLock:
-        backend = self.backend
-        return backend.lock if isinstance(backend, SQLiteBackend) else threading.RLock()
-
-    @property
     def schema_version(self) -> int:
         return self.backend.version(self.NAME)
 

@@ -88,13 +88,13 @@ class StateCache(Store):
                 "DO UPDATE SET seq = cache_namespaces.seq + 1 RETURNING seq",
                 (namespace,),
             )
-            tx.run(
+            tx.later(
                 "INSERT INTO cache_entries (namespace, key, value, expires, seq) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
                 "expires = excluded.expires, seq = excluded.seq",
                 (namespace, key, text, expires, seq),
             )
-            tx.run(
+            tx.later(
                 "DELETE FROM cache_entries WHERE namespace = ? AND seq <= ?",
                 (namespace, int(seq) - bound),
             )

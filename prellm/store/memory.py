@@ -92,7 +92,7 @@ class UserMemory(Store):
     ) -> None:
         answer_summary = " ".join(answer.split())[:ANSWER_SUMMARY_CHARS]
         with self.transaction() as tx:
-            tx.run(
+            tx.later(
                 _INSERT,
                 (time.time(), user, session, query, intent, strategy, summary, answer_summary),
             )
@@ -136,7 +136,7 @@ class UserMemory(Store):
     def set_preference(self, user: str, key: str, value: str) -> None:
         Preference(user=user, key=key, value=value, ts=time.time())  # validates
         with self.transaction() as tx:
-            tx.run(_UPSERT_PREFERENCE, (user, key, value, time.time()))
+            tx.later(_UPSERT_PREFERENCE, (user, key, value, time.time()))
 
     def preferences(self, user: str) -> dict[str, str]:
         with self.read() as tx:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from ..errors import ConfigError
 from .db import Backend, Migration, Tx, apply, pg_sql, redact_url
 from .errors import StoreUnavailableError
 
+VALUES_RE = re.compile(r"VALUES\s*(\([?,\s]+\))")
 MIGRATION_LOCK = 0x70726C6D  # pg_advisory_xact_lock id for migrations ("prlm")
 POOL_TIMEOUT_S = float(os.environ.get("PRELLM_DB_TIMEOUT", "5"))
 
@@ -81,8 +83,15 @@ class PgTx:
         return self._exec(sql, params).rowcount
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        for row in rows:
-            self.later(sql, row)
+        """One multi-row ``INSERT … VALUES (…), (…)`` where the SQL allows it."""
+        m = VALUES_RE.search(sql)
+        if m is None or len(rows) < 2:
+            for row in rows:
+                self.later(sql, row)
+            return
+        for start in range(0, len(rows), 500):
+            groups = ", ".join(self._literal(m.group(1), row) for row in rows[start : start + 500])
+            self.later(sql[: m.start(1)] + groups + sql[m.end(1) :])
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         row = self._exec(sql, params).fetchone()
@@ -110,32 +119,33 @@ class PostgresBackend(Backend):
 
     def __init__(self, url: str) -> None:
         self.url, self.where = url, redact_url(url)
-        size = int(os.environ.get("PRELLM_DB_POOL_SIZE", "10"))
-        self.pool: ConnectionPool[Any] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max(size, 1),
-            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
-            timeout=POOL_TIMEOUT_S,
-            open=False,
-            name="prellm",
-            configure=_configure,
-        )
-        self._opened = False
+        self.pool: ConnectionPool[Any] | None = None
         self._lock = threading.Lock()
 
-    def _open(self) -> None:
-        if not self._opened:
+    def _pool(self) -> ConnectionPool[Any]:
+        """The pool, opened on first use (again after ``close()``: stores keep their backend)."""
+        if self.pool is None:
             with self._lock:
-                if not self._opened:
-                    self.pool.open(wait=False)
-                    self._opened = True
+                if self.pool is None:
+                    size = int(os.environ.get("PRELLM_DB_POOL_SIZE", "10"))
+                    pool: ConnectionPool[Any] = ConnectionPool(
+                        self.url,
+                        min_size=1,
+                        max_size=max(size, 1),
+                        kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 5},
+                        timeout=POOL_TIMEOUT_S,
+                        open=False,
+                        name="prellm",
+                        configure=_configure,
+                    )
+                    pool.open(wait=False)
+                    self.pool = pool
+        return self.pool
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        self._open()
         try:
-            with self.pool.connection() as conn:
+            with self._pool().connection() as conn:
                 yield conn
         except (PoolTimeout, psycopg.OperationalError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -168,13 +178,14 @@ class PostgresBackend(Backend):
             yield PgTx(conn)
 
     def version(self, store: str) -> int:
-        with self.read() as tx:
-            exists = tx.scalar("SELECT to_regclass('prellm_schema') IS NOT NULL")
-            if not exists:
-                return 0
-            return int(
-                tx.scalar("SELECT version FROM prellm_schema WHERE store = ?", (store,)) or 0
-            )
+        """One round trip: it is also the request path's "is the database there" check."""
+        try:
+            with self.read() as tx:
+                return int(
+                    tx.scalar("SELECT version FROM prellm_schema WHERE store = ?", (store,)) or 0
+                )
+        except psycopg.errors.UndefinedTable:
+            return 0
 
     def migrate(self, store: str, migrations: Sequence[Migration]) -> int:
         try:
@@ -211,6 +222,7 @@ class PostgresBackend(Backend):
         return len(migrations)
 
     def close(self) -> None:
-        if self._opened:
-            self.pool.close()
-            self._opened = False
+        with self._lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
