@@ -21,6 +21,7 @@ from ..errors import ConfigError, PreLLMError
 from ..observability.logging import get_logger
 from ..strategies import get_strategy
 from .admin import check_store, install_admin
+from .auth import principal_of
 from .body import parse_json_object
 from .dispatch import Call, bearer, dispatch
 from .engines import EnginePool
@@ -271,8 +272,9 @@ def _agent_routes(
         call = Call(req.model, chat, kwargs, req.prellm)
         engine, opts = dispatch(request, settings, pool, call, with_keys=with_keys)
         if not req.stream:
-            return anthropic.message(req.model, await engine.arun_options(None, opts))
-        events = engine.astream_options(None, opts)
+            result = observe(request, await engine.arun_options(None, opts))
+            return anthropic.message(req.model, result)
+        events = observed(request, engine.astream_options(None, opts))
         return _sse(anthropic.stream(req.model, await events.__anext__(), events))
 
     @app.post("/v1/responses")
@@ -282,22 +284,22 @@ def _agent_routes(
         call = Call(req.model, chat, kwargs, req.prellm, req.user)
         engine, opts = dispatch(request, settings, pool, call, with_keys=with_keys)
         if not req.stream:
-            result = await engine.arun_options(None, opts)
+            result = observe(request, await engine.arun_options(None, opts))
             return responses.response(req.model, result, f"resp_{uuid.uuid4().hex[:24]}")
-        events = engine.astream_options(None, opts)
+        events = observed(request, engine.astream_options(None, opts))
         return _sse(responses.stream(req.model, await events.__anext__(), events))
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Any:
         req = await _body(request, passthrough.CompletionsRequest)
         key = bearer(request) if with_keys else None
-        return await passthrough.run("text", req, settings, pool, key)
+        return await passthrough.run("text", req, settings, pool, key, principal_of(request))
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Any:
         req = await _body(request, passthrough.EmbeddingsRequest)
         key = bearer(request) if with_keys else None
-        return await passthrough.run("embedding", req, settings, pool, key)
+        return await passthrough.run("embedding", req, settings, pool, key, principal_of(request))
 
 
 def _version() -> str:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import providers
 from ..models import StageRecord
+from ..request.limits import check_call
 from ..safety import SensitiveDataFilter
 from .engines import EnginePool, resolve_pair
 from .settings import ServerSettings
@@ -49,6 +50,7 @@ async def run(
     settings: ServerSettings,
     pool: EnginePool,
     key: str | None,
+    principal: Any = None,
 ) -> dict[str, Any]:
     pair = pool.allowed(resolve_pair(req.model, settings), req.model)
     engine = pool.default() if pair.large is None else pool.get(pair)
@@ -63,14 +65,14 @@ async def run(
             guard.redact(value) if isinstance(value, str) else [guard.redact(v) for v in value]
         )
     budget, reservation = engine.budget, None
+    prompt_tokens = len(str(params[field])) // 3 + 1
+    answer_tokens = int(params.get("max_tokens") or 256) if kind == "text" else 0
+    estimate = providers.cost_of(model, prompt_tokens, answer_tokens) or 0.0
     if budget and budget.limits.any():
-        estimate = (
-            providers.cost_of(
-                model, len(str(params[field])) // 3 + 1, int(params.get("max_tokens") or 256)
-            )
-            or 0.0
-        )
         reservation = budget.reserve([model], estimate, api_key=key)
+    # A virtual key's model patterns, budgets and rates hold here too.
+    tokens = prompt_tokens + answer_tokens
+    reservation = check_call(budget, principal, model, estimate, tokens, reservation)
     stages: list[StageRecord] = []
     t0 = time.perf_counter()
     try:
