@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -205,23 +204,15 @@ def _multiprocess_metrics() -> None:
     atexit.register(shutil.rmtree, path, True)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_exposure(host: str, has_keys: bool, no_auth: bool) -> None:
     """Beyond loopback, serving needs keys or an explicit ``--no-auth``."""
     from ..errors import ConfigError
+    from ..server.guard import loopback as _loopback
 
     has_keys = has_keys or bool(os.environ.get(MASTER_KEY_ENV, "").strip())
     if no_auth and has_keys:
         raise ConfigError("--no-auth contradicts the API keys that are set; drop one of them")
-    if no_auth or has_keys or _is_loopback(host):
+    if no_auth or has_keys or _loopback(host):
         return
     raise ConfigError(
         f"refusing to serve on {host} without auth: set PRELLM_API_KEYS, --api-keys-file "

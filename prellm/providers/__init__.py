@@ -312,15 +312,12 @@ async def acomplete(
     ll = litellm()
     t0 = time.perf_counter()
     try:
-        left = _remaining(model, deadline, params)
+        _remaining(model, deadline, params)
         if is_embedded(model):
             await asyncio.to_thread(_prepare, model)
-        call = ll.acompletion(**_call_kwargs(model, messages, params))
-        resp = await (asyncio.wait_for(call, left) if left is not None else call)
-    except TimeoutError:
-        raise ProviderTimeoutError(
-            model, "timed out (the request's deadline)", status_code=504
-        ) from None
+        resp = await _bounded(
+            model, ll.acompletion(**_call_kwargs(model, messages, params)), deadline
+        )
     except Exception as exc:
         raise _map_error(model, exc) from exc
     ms = (time.perf_counter() - t0) * 1000
@@ -587,18 +584,12 @@ async def araw(
 ) -> dict[str, Any]:
     """A text completion (``kind="text"``) or embeddings (``kind="embedding"``) call,
     as the provider answered it (OpenAI's shape), with litellm's cost in ``_cost_usd``."""
-    import asyncio
-
     ll = litellm()
     fn = ll.atext_completion if kind == "text" else ll.aembedding
     try:
-        left = _remaining(model, deadline, params)
+        _remaining(model, deadline, params)
         call = fn(model=model, **{k: v for k, v in params.items() if v is not None})
-        resp = await (asyncio.wait_for(call, left) if left is not None else call)
-    except TimeoutError:
-        raise ProviderTimeoutError(
-            model, "timed out (the request's deadline)", status_code=504
-        ) from None
+        resp = await _bounded(model, call, deadline)
     except Exception as exc:
         raise _map_error(model, exc) from exc
     body: dict[str, Any] = resp.model_dump() if hasattr(resp, "model_dump") else dict(resp)

@@ -7,25 +7,21 @@ the budget (``BudgetExceededError`` here means no model was called).
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping
-from typing import Any
 
-from ..context import estimate_tokens
 from ..context.gather import join_context
-from ..messages import Conversation, text_of
+from ..messages import Conversation
 from ..observability.trace import Trace
-from ..providers import check_known, cost_of, output_limit
+from ..providers import check_known
 from ..safety import SensitiveDataFilter
 from ..store.budget import key_label
 from .deps import EngineDeps
+from .estimate import PROMPT_OVERHEAD_TOKENS, RESERVE_OUTPUT_TOKENS, estimate_cost
 from .limits import check_limits
 from .options import RunOptions
 from .state import RequestState
 
-PROMPT_OVERHEAD_TOKENS = 400  # preLLM's own instructions around the user's text
-RESERVE_OUTPUT_TOKENS = 4096  # answer tokens reserved without max_tokens (prellm.yaml can say)
+__all__ = ["PROMPT_OVERHEAD_TOKENS", "RESERVE_OUTPUT_TOKENS", "admit", "estimate_cost"]
 
 
 def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState:
@@ -69,32 +65,3 @@ def admit(deps: EngineDeps, query: str | None, opts: RunOptions) -> RequestState
         )
     check_limits(deps, state)  # a virtual key's models, budgets and rates (request/limits.py)
     return state
-
-
-def estimate_cost(
-    small: str,
-    large: str,
-    query: str | None,
-    kwargs: Mapping[str, Any],
-    reserve_output_tokens: int = RESERVE_OUTPUT_TOKENS,
-) -> float:
-    """An upper estimate of a request's cost, reserved against the budget before any call.
-
-    Prompt: the request's text (``query``, ``messages``, ``user_context`` in ``kwargs``)
-    at ~3.5 characters a token plus preLLM's overhead; answer: ``max_tokens``
-    (or ``max_completion_tokens``), else the large model's output limit capped by
-    ``reserve_output_tokens``. Models without a known price count as free.
-    """
-    messages = kwargs.get("messages") or []
-    text = (query or "") + " ".join(text_of(m.get("content")) for m in messages)
-    text += str(kwargs.get("user_context") or "")
-    # Tool definitions never reach the small model, but the large one reads them all.
-    if kwargs.get("tools") or kwargs.get("functions"):
-        text += json.dumps([kwargs.get("tools"), kwargs.get("functions")], default=str)
-    prompt = estimate_tokens(text) + PROMPT_OVERHEAD_TOKENS
-    asked = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
-    limit = output_limit(large) or reserve_output_tokens
-    answer = int(asked or min(limit, reserve_output_tokens))
-    large_cost = cost_of(large, prompt, answer) or 0.0
-    small_cost = cost_of(small, prompt, 400) or 0.0
-    return large_cost + small_cost

@@ -11,20 +11,18 @@ that cannot be reached refuses a limited key (503): limits fail closed.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..context import estimate_tokens
-from ..messages import text_of
-from ..providers import cost_of, output_limit
 from ..store import BudgetTracker
 from ..store.errors import ModelNotAllowedError
 from .deps import EngineDeps
+from .estimate import (
+    RESERVE_OUTPUT_TOKENS,
+    SMALL_ANSWER_TOKENS,
+    estimate_cost,
+    request_tokens,
+)
 from .state import RequestState
-
-PROMPT_OVERHEAD_TOKENS = 400  # as admit's estimate: preLLM's own instructions
-RESERVE_OUTPUT_TOKENS = 4096
-SMALL_ANSWER_TOKENS = 400
 
 
 def check_limits(deps: EngineDeps, state: RequestState) -> None:
@@ -46,20 +44,17 @@ def check_limits(deps: EngineDeps, state: RequestState) -> None:
 
 
 def estimate(deps: EngineDeps, state: RequestState) -> tuple[float, int]:
-    """(USD, tokens) the request may use at most: its text at ~3.5 characters a token plus
-    preLLM's overhead, and the answer's ``max_tokens`` or the reserved output tokens."""
-    params = {**deps.llm_kwargs, **state.opts.llm_kwargs}
-    text = " ".join(text_of(m.get("content")) for m in state.conv.messages)
-    text += str(state.user_context or "")
-    text += json.dumps([params.get("tools"), params.get("functions")], default=str)
-    prompt = estimate_tokens(text) + PROMPT_OVERHEAD_TOKENS
+    """(USD, tokens) the request may use at most: admit's estimate, both models."""
+    request = {
+        **deps.llm_kwargs,
+        **state.opts.llm_kwargs,
+        "messages": state.conv.messages,
+        "user_context": state.user_context,
+    }
     budget = deps.config.file.budget
     reserve = (budget.reserve_output_tokens if budget else None) or RESERVE_OUTPUT_TOKENS
-    asked = params.get("max_tokens") or params.get("max_completion_tokens")
-    answer = int(asked or min(output_limit(deps.large) or reserve, reserve))
-    usd = (cost_of(deps.large, prompt, answer) or 0.0) + (
-        cost_of(deps.small, prompt, SMALL_ANSWER_TOKENS) or 0.0
-    )
+    prompt, answer = request_tokens(deps.large, None, request, reserve)
+    usd = estimate_cost(deps.small, deps.large, None, request, reserve)
     return usd, prompt * 2 + answer + SMALL_ANSWER_TOKENS
 
 

@@ -27,7 +27,7 @@ LOOPBACK_NAMES = (b"localhost", b"127.0.0.1", b"[::1]", b"::1")
 def loopback(host: str) -> bool:
     import ipaddress
 
-    if host in ("localhost", ""):
+    if host.strip().lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
