@@ -165,6 +165,26 @@ def test_completions_and_embeddings_pass_through(serve, upstream):
     assert upstream.requests[-1]["model"] == "embed-model"
 
 
+def test_embeddings_on_the_test_model_and_empty_inputs(serve):
+    url = serve(small="test/echo", large="test/echo")
+    client = _openai(url)
+    e = client.embeddings.create(model="prellm:default", input=["same", "other", "same"])
+    vectors = [d.embedding for d in e.data]
+    assert vectors[0] == vectors[2] != vectors[1] and len(vectors[0]) == 8
+    for path, body in (("embeddings", {"input": []}), ("completions", {"prompt": []})):
+        r = httpx.post(f"{url}/{path}", json={"model": "prellm:default", **body}, timeout=10)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+
+
+def test_openapi_documents_every_body_and_its_errors(serve):
+    doc = httpx.get(serve().removesuffix("/v1") + "/openapi.json", timeout=10).json()
+    for path in ("chat/completions", "messages", "responses", "completions", "embeddings"):
+        op = doc["paths"][f"/v1/{path}"]["post"]
+        assert "$ref" in op["requestBody"]["content"]["application/json"]["schema"]
+        assert {"400", "401", "415", "502"} <= set(op["responses"])
+    assert "404" in doc["paths"]["/v1/models/{model_id}"]["get"]["responses"]
+
+
 def test_secrets_in_a_completion_prompt_do_not_leave(serve, upstream):
     secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     upstream.responder = lambda body: "ok"

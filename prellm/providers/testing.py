@@ -250,3 +250,27 @@ class TestLLM(CustomLLM):
     async def astreaming(self, *args, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
         for chunk in self.streaming(*args, **kwargs):
             yield chunk
+
+    def embedding(self, model, input, model_response, *args, **kwargs):  # type: ignore[override]
+        """Deterministic unit vectors from each text's hash: equal texts, equal vectors."""
+        dims = int((kwargs.get("optional_params") or {}).get("dimensions") or 8)
+        model_response.data = [
+            {"object": "embedding", "index": i, "embedding": _vector(str(text), dims)}
+            for i, text in enumerate(input)
+        ]
+        tokens = sum(len(str(text).split()) for text in input)
+        model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
+        return model_response
+
+    async def aembedding(self, *args, **kwargs):  # type: ignore[override]
+        return self.embedding(*args, **kwargs)
+
+
+def _vector(text: str, dims: int) -> list[float]:
+    import hashlib
+    import math
+
+    raw = hashlib.shake_256(text.encode()).digest(2 * dims)
+    values = [int.from_bytes(raw[2 * i : 2 * i + 2], "big") / 32768 - 1 for i in range(dims)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]

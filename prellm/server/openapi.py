@@ -79,6 +79,28 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _bodies() -> dict[str, tuple[type[BaseModel], bool]]:
+    """The endpoints that read their own JSON body: the model, and whether they may stream."""
+    from .anthropic import MessagesRequest
+    from .passthrough import CompletionsRequest, EmbeddingsRequest
+    from .responses import ResponsesRequest
+
+    return {
+        CHAT: (ChatCompletionRequest, True),
+        "/v1/messages": (MessagesRequest, True),
+        "/v1/responses": (ResponsesRequest, True),
+        "/v1/completions": (CompletionsRequest, False),
+        "/v1/embeddings": (EmbeddingsRequest, False),
+    }
+
+
+def _document_body(
+    op: dict[str, Any], request: type[BaseModel], ok: dict[str, Any], error: dict[str, Any]
+) -> None:
+    op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
+    op["responses"] = {"200": ok, **{s: _json(error, d) for s, d in ERROR_STATUSES.items()}}
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -86,14 +108,20 @@ def install_openapi(app: FastAPI) -> None:
         doc = get_openapi(title=app.title, version=app.version, routes=app.routes)
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         error = _schema(ErrorBody, components)
-        op = doc["paths"][CHAT]["post"]
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _schema(ChatCompletionRequest, components)}},
-        }
-        ok = _json(_schema(ChatCompletion, components), "The answer, or an SSE stream if stream")
-        ok["content"]["text/event-stream"] = {}  # chat.completion.chunk events, as OpenAI's
-        op["responses"] = {"200": ok, **{s: _json(error, d) for s, d in ERROR_STATUSES.items()}}
+        for path, (model, streams) in _bodies().items():
+            op = doc["paths"].get(path, {}).get("post")
+            if op is None:
+                continue
+            if path == CHAT:
+                ok = _json(_schema(ChatCompletion, components), "The answer, or an SSE stream")
+            else:
+                ok = _json({"type": "object"}, "The answer in this API's own shape")
+            if streams:
+                ok["content"]["text/event-stream"] = {}  # the API's own stream events
+            _document_body(op, _schema(model, components), ok, error)
+        model_op = doc["paths"].get("/v1/models/{model_id}", {}).get("get")
+        if model_op is not None:
+            model_op["responses"]["404"] = _json(error, "No model by that name")
         app.openapi_schema = doc
         return doc
 

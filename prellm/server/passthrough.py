@@ -5,7 +5,7 @@ as chat; no preprocessing."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,12 +17,13 @@ from .engines import EnginePool, resolve_pair
 from .settings import ServerSettings
 
 Text = str | list[str]
+Input = str | Annotated[list[str], Field(min_length=1, max_length=2048)]
 
 
 class CompletionsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field(max_length=512)
-    prompt: Text
+    prompt: Input
     max_tokens: int | None = Field(None, gt=0)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
@@ -38,7 +39,7 @@ class CompletionsRequest(BaseModel):
 class EmbeddingsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field(max_length=512)
-    input: Text
+    input: Input
     dimensions: int | None = Field(None, gt=0)
     encoding_format: str | None = None
     user: str | None = None
