@@ -95,7 +95,7 @@ def _bodies() -> dict[str, tuple[type[BaseModel], bool]]:
 
 
 def _document_body(
-    op: dict[str, Any], request: type[BaseModel], ok: dict[str, Any], error: dict[str, Any]
+    op: dict[str, Any], request: dict[str, Any], ok: dict[str, Any], error: dict[str, Any]
 ) -> None:
     op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
     op["responses"] = {"200": ok, **{s: _json(error, d) for s, d in ERROR_STATUSES.items()}}
