@@ -1,9 +1,10 @@
 """Intent shortlists: lexical retrieval of candidate labels, the first stage of two-stage classification.
 
-A small model chooses badly among 77 labels and well among 8. With ``shortlist:``
-in an intents file (and in ``prellm eval classify --shortlist``), each request
-offers the model only the K labels that retrieval ranks highest for it, best
-first, each described with its example closest to the request.
+A small model chooses badly among 77 labels and well among 8. A taxonomy of more
+than 20 labels is shortlisted by default (8 per request; ``shortlist:`` in an
+intents file or ``prellm eval classify --shortlist K`` sets K, 0 turns it off):
+each request offers the model only the K labels that retrieval ranks highest for
+it, best first, each described with its example closest to the request.
 
 Every label (name and description) and every example is a document; a query
 scores each label by the sum of its three best-matching documents under BM25.
@@ -23,6 +24,19 @@ from .config.schema import IntentSpec
 
 _K1, _B = 1.2, 0.75
 _BEST_DOCS = 3  # several close examples outweigh one lucky match
+DEFAULT_SHORTLIST = 8  # labels offered per request when a taxonomy is big
+SHORTLIST_ABOVE = 20  # a taxonomy with more labels than this is big
+
+
+def shortlist_size(labels: int, asked: int | None) -> int:
+    """How many labels to offer per request (0: all of them, no retrieval).
+
+    ``asked`` is what the user set (``shortlist:`` in an intents file, ``--shortlist``);
+    None means the default: a shortlist of ``DEFAULT_SHORTLIST`` for a taxonomy of more
+    than ``SHORTLIST_ABOVE`` labels, none for a smaller one. 0 turns it off.
+    """
+    k = asked if asked is not None else (DEFAULT_SHORTLIST if labels > SHORTLIST_ABOVE else 0)
+    return k if 0 < k < labels else 0
 
 
 def stems(text: str) -> list[str]:

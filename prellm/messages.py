@@ -64,7 +64,8 @@ class Conversation:
     @property
     def continuation(self) -> bool:
         """The last message is a tool result or an assistant turn, not a new user turn."""
-        return self.messages[-1]["role"] != "user"
+        role: str = self.messages[-1]["role"]
+        return role != "user"
 
     @property
     def query(self) -> str:

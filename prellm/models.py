@@ -55,6 +55,35 @@ class StageRecord(BaseModel):
     error: str | None = None
 
 
+class CondenseStep(BaseModel):
+    """One step of condensing attached material: what went in and what came out."""
+
+    step: str  # "redact", "mine", "map_1", ..., "reduce", "evidence"
+    bytes_in: int = 0
+    tokens_out: int = 0
+    ms: float = 0.0
+
+
+class Condensed(BaseModel):
+    """What preLLM did with attached material (files, or a long paste after the question)."""
+
+    materials: dict[str, str] = Field(
+        default_factory=dict, description="Each material's name and detected kind"
+    )
+    input_bytes: int = 0
+    input_lines: int = 0
+    templates: int = Field(0, description="Distinct log templates mined")
+    findings: int = Field(0, description="Findings ranked from the material")
+    findings_sent: int = Field(0, description="Findings in the evidence the large model got")
+    output_tokens: int = Field(0, description="Tokens of the evidence section sent")
+    window: list[str | None] = Field(
+        default_factory=list, description="First and last timestamp seen in logs"
+    )
+    small_calls: int = Field(0, description="Small-model calls spent on the material (map)")
+    steps: list[CondenseStep] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
 class StepRecord(BaseModel):
     """One pipeline step: what went in, what came out, what it cost."""
 
@@ -147,6 +176,15 @@ class PreLLMResult(BaseModel):
     trace_path: str | None = Field(
         default=None, description="The Markdown trace, when tracing was on"
     )
+    cache: Literal["hit", "miss", "off"] = Field(
+        default="off",
+        description="The decomposition cache: hit (no small-model call), miss (analysed and "
+        "stored), off (not used: turned off, nothing to analyse, or redacted values)",
+    )
+    condensed: Condensed | None = Field(
+        default=None,
+        description="Attached material condensed to an evidence section (None: there was none)",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -185,6 +223,6 @@ class StageEvent(BaseModel):
     """Progress of a request, yielded between text chunks when streaming."""
 
     stage: StageName
-    status: Literal["start", "done", "fallback", "notice"]
+    status: Literal["start", "progress", "done", "fallback", "notice"]
     model: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)

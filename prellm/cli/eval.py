@@ -82,8 +82,12 @@ def eval_group() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--shortlist",
-    type=click.IntRange(min=2),
-    help="Two stages: retrieve K candidate labels, then let the model choose.",
+    type=click.IntRange(min=0),
+    help="Two stages: retrieve K candidate labels, then let the model choose "
+    "(default: 8 with more than 20 labels; 0: offer every label).",
+)
+@click.option(
+    "--no-shortlist", is_flag=True, help="Offer every label, however many (--shortlist 0)."
 )
 @click.option(
     "--oos-score",
@@ -115,6 +119,7 @@ def eval_classify(
     limit: int | None,
     seed: int,
     shortlist: int | None,
+    no_shortlist: bool,
     oos_score: float | None,
     examples: int,
     as_json: bool,
@@ -130,15 +135,22 @@ def eval_classify(
         sample,
         taxonomy_from_labels,
     )
+    from ..intents import shortlist_size
     from ..providers import resolve_models
 
+    if no_shortlist and shortlist:
+        raise click.UsageError("--no-shortlist and --shortlist K: choose one")
     try:
         small_model = resolve_models(small, small or "test/unused")[0]
         every = load_dataset(dataset, text_column, label_column)
         rows = sample(every, limit, seed)
-        if taxonomy:
-            tax = load_taxonomy(taxonomy)
-        else:
+        tax = load_taxonomy(taxonomy) if taxonomy else None
+        labels = len(tax.intents) if tax else len({r["label"] for r in every})
+        # A big label set is shortlisted by default, as in the engine; a taxonomy file's
+        # shortlist: applies unless the command line says otherwise.
+        asked = shortlist if shortlist is not None else (tax.shortlist if tax else None)
+        shortlist = shortlist_size(labels, 0 if no_shortlist else asked) or None
+        if tax is None:
             # Labels come from the whole dataset: a --limit sample must not shrink the choice.
             # Retrieval needs words to match, so a shortlist borrows unevaluated items.
             lent = held_out_examples(every, rows, examples) if shortlist and examples else None

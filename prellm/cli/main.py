@@ -121,6 +121,15 @@ def cli() -> None:
     help="Add a compact summary of this project.",
 )
 @click.option(
+    "--file",
+    "-f",
+    "files",
+    multiple=True,
+    metavar="PATH",
+    help="Attach a file (log, trace, diff, document) to the question; repeatable; "
+    "'-' reads it from stdin. Big material is condensed to ranked evidence.",
+)
+@click.option(
     "--runtime",
     "collect_runtime",
     is_flag=True,
@@ -130,6 +139,11 @@ def cli() -> None:
     "--no-sanitize",
     is_flag=True,
     help="Send secrets and personal data as they are (they are redacted by default).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run the small model even when the same analysis is cached (and do not cache it).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print exactly one JSON object: the PreLLMResult."
@@ -170,8 +184,10 @@ def query(
     temperature: float | None,
     max_tokens: int | None,
     codebase: str | None,
+    files: tuple[str, ...],
     collect_runtime: bool,
     no_sanitize: bool,
+    no_cache: bool,
     as_json: bool,
     no_stream: bool,
     trace: bool,
@@ -181,6 +197,7 @@ def query(
     debug: bool,
 ) -> None:
     """Preprocess TEXT with the small model and answer it with the large one ('-' reads stdin)."""
+    attached = _attached(files, query_on_stdin=text is None or text == "-")
     if text is None or text == "-":
         if sys.stdin.isatty():
             raise click.UsageError(
@@ -201,7 +218,9 @@ def query(
         "temperature": temperature,
         "max_tokens": max_tokens,
         "sanitize": False if no_sanitize else None,
+        "cache": False if no_cache else None,
         "codebase_path": codebase,
+        "files": attached or None,
         "collect_runtime": collect_runtime or None,
         "trace": trace or None,
         "response_schema": schema_name,
@@ -228,6 +247,30 @@ def query(
         out_format=out_format,
     )
     sys.exit(code)
+
+
+def _attached(paths: tuple[str, ...], *, query_on_stdin: bool) -> list[Any]:
+    """``--file`` arguments as the engine's ``files``: bytes read here, decoded there."""
+    if paths.count("-") > 1:
+        raise click.UsageError("--file - can be given once: stdin is read once")
+    if "-" in paths and query_on_stdin:
+        raise click.UsageError(
+            "with --file -, stdin is the file: give the question as an argument, e.g. "
+            'cat app.log | prellm "Why do the pods restart?" --file -'
+        )
+    out: list[Any] = []
+    for path in paths:
+        if path == "-":
+            out.append({"name": "stdin", "content": sys.stdin.buffer.read()})
+            continue
+        try:
+            with open(path, "rb") as fh:
+                out.append({"name": path, "content": fh.read()})
+        except OSError as exc:
+            raise click.BadParameter(
+                f"{path}: {exc.strerror or exc}", param_hint="--file"
+            ) from None
+    return out
 
 
 def main() -> None:

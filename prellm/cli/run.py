@@ -33,6 +33,9 @@ def run_query(
 
     err = Console(stderr=True, highlight=False)
     try:
+        from ..host.client import use_host  # our models without litellm; local/ in the host
+
+        use_host()
         from ..store import UserMemory
 
         engine = PreLLM(
@@ -131,6 +134,8 @@ def _progress(err: Any, e: Any) -> None:
     d = e.detail
     if e.status == "notice":
         _err(err, f"note: {d.get('message')}")
+    elif e.stage == "condense":
+        _err(err, _condense_line(e.status, d))
     elif e.status == "start" and e.stage == "small":
         _err(err, f"· analysing with {e.model} ({d.get('strategy')})…")
     elif e.status == "done" and e.stage == "small":
@@ -141,6 +146,18 @@ def _progress(err: Any, e: Any) -> None:
         _err(err, f"· answering {d.get('count')} sub-queries with {e.model}…")
     elif e.status == "start" and e.stage == "large":
         _err(err, f"· answering with {e.model}…")
+
+
+def _condense_line(status: str, d: dict[str, Any]) -> str:
+    if status == "start":
+        return f"· condensing {d.get('bytes', 0) / 1024:.0f} KB of attached material…"
+    if status == "progress":
+        return f"· the small model reads findings {d.get('part')}/{d.get('of')}…"
+    return (
+        f"· condensed {d.get('lines')} lines to {d.get('findings')} findings "
+        f"({d.get('templates')} templates), {d.get('tokens')} tokens of evidence, "
+        f"{d.get('small_calls')} small calls, {d.get('ms', 0) / 1000:.1f} s"
+    )
 
 
 def _notices(err: Any, result: Any, quiet: bool, skip: set[str] | None = None) -> None:

@@ -80,7 +80,7 @@ class Config:
     sources: dict[str, str] = field(default_factory=dict)
     prompts: PromptRegistry = field(default_factory=PromptRegistry.default)
     intents: list[dict[str, str]] | None = None
-    # Set when the intents file asks for a shortlist and has more intents than it.
+    # Set when the intents file has more intents than its shortlist (by default 8 of > 20).
     intent_shortlist: tuple[LabelIndex, int] | None = None
     rules: list[DomainRule] = field(default_factory=list)
     domain_context: str | None = None
@@ -186,10 +186,11 @@ def _load(found: Path | None, domain: str | None) -> Config:
         if len(set(names)) != len(names):
             raise ConfigError(f"{rel(cfg.file.intents)}: duplicate intent names")
         cfg.intents = [i.as_prompt_item() for i in intents]
-        if taxonomy.shortlist and len(intents) > taxonomy.shortlist:
-            from ..intents import LabelIndex
+        from ..intents import LabelIndex, shortlist_size
 
-            cfg.intent_shortlist = (LabelIndex(intents), taxonomy.shortlist)
+        # A big taxonomy is shortlisted unless the file says otherwise (shortlist: 0).
+        if k := shortlist_size(len(intents), taxonomy.shortlist):
+            cfg.intent_shortlist = (LabelIndex(intents), k)
     return cfg
 
 

@@ -49,6 +49,30 @@ class BudgetSpec(Strict):
     )
 
 
+class CondenseSpec(Strict):
+    """Big inputs: when attached material is condensed, and how much of it is sent."""
+
+    share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A request whose text exceeds this share of the small model's context "
+        "has its pasted material condensed",
+    )
+    small_tokens: int = Field(
+        1500, gt=0, description="Most tokens of findings the small model reads in one call"
+    )
+    evidence_tokens: int = Field(
+        3000, gt=0, description="Most tokens of the evidence section the large model receives"
+    )
+    tail_lines: int = Field(
+        0, ge=0, description="Raw last lines of each material also sent (0: none)"
+    )
+    max_map_calls: int = Field(
+        8, ge=1, le=64, description="Most small-model calls over chunks of findings (map)"
+    )
+
+
 class ConfigFile(Strict):
     """prellm.yaml: models, defaults, and the paths of the other files (relative to this file)."""
 
@@ -70,6 +94,7 @@ class ConfigFile(Strict):
     sanitize: bool = Field(True, description="Redact secrets and personal data before they leave")
     trace: bool = Field(False, description="Write a trace for every request")
     budget: BudgetSpec | None = None
+    condense: CondenseSpec = Field(default_factory=CondenseSpec)
 
 
 class PromptEntry(Strict):
@@ -161,10 +186,18 @@ class IntentsFile(Strict):
     intents: list[IntentSpec] = Field(min_length=2)
     shortlist: int | None = Field(
         None,
-        ge=2,
+        ge=0,
         description="With more intents than this, each request offers the small model only "
-        "this many, picked by lexical retrieval over names, descriptions and examples",
+        "this many, picked by lexical retrieval over names, descriptions and examples. "
+        "Unset: 8 when there are more than 20 intents; 0: every intent, always",
     )
+
+    @field_validator("shortlist")
+    @classmethod
+    def _shortlist_of_two_or_more(cls, v: int | None) -> int | None:
+        if v == 1:
+            raise ValueError("a shortlist offers at least 2 intents (0 turns it off)")
+        return v
 
 
 class Step(Strict):

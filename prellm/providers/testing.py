@@ -10,13 +10,19 @@ run without a network or weights:
 * ``test/fail`` raises a provider error.
 * ``test/tools`` behaves like a tool-calling model: offered tools and given a user
   turn, it calls the tool ``tool_choice`` names (else the first) with arguments built
-  from that tool's JSON Schema; given tool results, it answers with them in text.
+  from that tool's JSON Schema (numbers and quoted phrases of the user's text fill its
+  number and string fields, in order); given tool results, it answers with them in text.
+* Asked for a JSON object without a schema (``response_format`` ``json_object``), a
+  model answers an object whose keys are the names quoted in the user's text.
 * ``test/<name>`` calls the function registered with ``register_function(name, fn)``;
   ``fn(messages, params)`` returns the reply text, or a dict ``{"content": ...,
   "tool_calls": [{"name": ..., "arguments": {...}}]}`` to call tools.
 
 Every request is recorded (``recorded_requests()``) so tests can assert on
 what a model received.
+
+This module does not import litellm (the CLI calls it directly); the litellm
+handler, ``TestLLM``, lives in ``testing_litellm``.
 """
 
 from __future__ import annotations
@@ -24,13 +30,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from litellm import CustomLLM
-from litellm.llms.custom_llm import CustomLLMError
-from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
-
+from ..errors import ProviderError
 from ..language import detect
 from ..messages import text_of
 
@@ -103,6 +106,33 @@ def example_from_schema(schema: dict[str, Any], hint: str = "", key: str = "valu
     return key[: schema.get("maxLength", 80)]
 
 
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]+)'(?!\w)|\"([^\"\n]+)\"")
+
+
+def _quoted(text: str) -> list[str]:
+    return [a or b for a, b in _QUOTED.findall(text)]
+
+
+def arguments_from_text(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """Tool arguments as a model would write them from ``text``: its numbers fill the
+    number fields and its quoted phrases the free string fields, in order; the rest
+    comes from the schema (``example_from_schema``)."""
+    numbers = [float(n) for n in _NUMBER.findall(text)]
+    quoted = _quoted(text)
+    args: dict[str, Any] = {}
+    for key, spec in (schema.get("properties") or {}).items():
+        kind = spec.get("type")
+        if kind in ("integer", "number") and numbers:
+            n = numbers.pop(0)
+            args[key] = int(n) if kind == "integer" else n
+        elif kind == "string" and "enum" not in spec and quoted:
+            args[key] = quoted.pop(0)
+        else:
+            args[key] = example_from_schema(spec, text, key)
+    return args
+
+
 def _tool_model(messages: list[dict[str, Any]], params: dict[str, Any]) -> Reply:
     """A scripted tool-calling model (see the module's docstring)."""
     last = messages[-1] if messages else {}
@@ -119,7 +149,7 @@ def _tool_model(messages: list[dict[str, Any]], params: dict[str, Any]) -> Reply
     wanted = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
     tool = next((t for t in tools if t.get("name") == wanted), tools[0])
     schema = tool.get("parameters") or {"type": "object", "properties": {}}
-    args = example_from_schema(schema, _last_user(messages))
+    args = arguments_from_text(schema, _last_user(messages))
     return {"content": None, "tool_calls": [{"name": tool["name"], "arguments": args}]}
 
 
@@ -146,13 +176,15 @@ def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -
     rf = params.get("response_format") or {}
     wants_json = rf.get("type") in ("json_schema", "json_object")
     if model == "fail":
-        raise CustomLLMError(status_code=503, message="test model configured to fail")
+        raise ProviderError("test/fail", "test model configured to fail", status_code=503)
     if model in _functions:
         return _functions[model](messages, params)
     if model == "tools" and not wants_json:
         return _tool_model(messages, params)
     if model == "invalid" and wants_json:
         return "this is not JSON {"
+    if rf.get("type") == "json_object" and (keys := _quoted(_last_user(messages))):
+        return json.dumps({k: k for k in keys}, ensure_ascii=False)
     if wants_json:
         schema = (rf.get("json_schema") or {}).get("schema") or {"type": "object"}
         return json.dumps(
@@ -164,106 +196,6 @@ def _reply(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -
 def _usage(messages: list[dict[str, Any]], text: str) -> tuple[int, int]:
     prompt = sum(len(text_of(m.get("content")).split()) for m in messages)
     return prompt, len(text.split())
-
-
-class TestLLM(CustomLLM):
-    def completion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response: ModelResponse,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ):  # type: ignore[override]  # noqa: E501
-        reply = _reply(model, messages, dict(optional_params))
-        text = reply if isinstance(reply, str) else reply.get("content") or ""
-        message = model_response.choices[0].message  # type: ignore[union-attr]
-        message.content = text if isinstance(reply, str) else reply.get("content")
-        if isinstance(reply, dict) and reply.get("tool_calls"):
-            from litellm.types.utils import ChatCompletionMessageToolCall
-
-            message.tool_calls = [ChatCompletionMessageToolCall(**c) for c in _tool_calls(reply)]
-            model_response.choices[0].finish_reason = "tool_calls"
-        p, c = _usage(
-            messages, text + json.dumps(_tool_calls(reply) if isinstance(reply, dict) else [])
-        )
-        model_response.usage = Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)  # type: ignore[attr-defined]
-        return model_response
-
-    async def acompletion(self, *args, **kwargs):  # type: ignore[override]
-        return self.completion(*args, **kwargs)
-
-    def streaming(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
-        reply = _reply(model, messages, dict(optional_params))
-        text = reply if isinstance(reply, str) else reply.get("content") or ""
-        calls = _tool_calls(reply) if isinstance(reply, dict) else []
-        words = text.split(" ") if text else []
-        for i, w in enumerate(words):
-            yield {
-                "text": w if i == 0 else " " + w,
-                "is_finished": False,
-                "finish_reason": "",
-                "usage": None,
-                "index": 0,
-                "tool_use": None,
-            }
-        for i, call in enumerate(calls):
-            yield {
-                "text": "",
-                "is_finished": False,
-                "finish_reason": "",
-                "usage": None,
-                "index": 0,
-                "tool_use": {**call, "index": i},  # type: ignore[typeddict-item]
-            }
-        p, c = _usage(messages, text + json.dumps(calls))
-        yield {
-            "text": "",
-            "is_finished": True,
-            "finish_reason": "tool_calls" if calls else "stop",
-            "index": 0,
-            "tool_use": None,
-            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
-        }
-
-    async def astreaming(self, *args, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
-        for chunk in self.streaming(*args, **kwargs):
-            yield chunk
-
-    def embedding(self, model, input, model_response, *args, **kwargs):  # type: ignore[override]
-        """Deterministic unit vectors from each text's hash: equal texts, equal vectors."""
-        dims = int((kwargs.get("optional_params") or {}).get("dimensions") or 8)
-        model_response.data = [
-            {"object": "embedding", "index": i, "embedding": _vector(str(text), dims)}
-            for i, text in enumerate(input)
-        ]
-        tokens = sum(len(str(text).split()) for text in input)
-        model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
-        return model_response
-
-    async def aembedding(self, *args, **kwargs):  # type: ignore[override]
-        return self.embedding(*args, **kwargs)
 
 
 def _vector(text: str, dims: int) -> list[float]:

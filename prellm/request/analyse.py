@@ -20,6 +20,7 @@ from ..pipelines.runner import run_pipeline
 from ..strategies import Strategy, get_strategy
 from ..strategies.base import to_decomposition
 from ..structured import analysis_call, ask_json
+from . import cache
 from .deps import EngineDeps
 from .state import RequestState
 
@@ -37,10 +38,15 @@ class Analysis:
 async def analyse(deps: EngineDeps, state: RequestState) -> AsyncGenerator[StageEvent, None]:
     if not (state.pipeline or state.strategy.prompt is not None):
         return  # passthrough: no small call
-    small = deps.small
+    small, intents = deps.small, _intents(deps, state)
+    probe = cache.lookup(deps, state, intents)
+    if probe.found is not None:
+        yield _from_cache(state, probe, small)
+        return
     what = {"pipeline": state.pipeline} if state.pipeline else {"strategy": state.strategy.name}
     yield StageEvent(stage="small", status="start", model=small, detail=what)
-    result = await (_pipeline(deps, state) if state.pipeline else _strategy(deps, state))
+    run = _pipeline if state.pipeline else _strategy
+    result = await run(deps, state, intents)
     state.account(result.stages)
     for attempt in result.attempts:
         state.step("small model", **attempt)
@@ -55,12 +61,25 @@ async def analyse(deps: EngineDeps, state: RequestState) -> AsyncGenerator[Stage
         detail: dict[str, Any] = {"reason": result.fallback_reason}
         yield StageEvent(stage="small", status="fallback", model=small, detail=detail)
         return
+    cache.store(deps, probe, result.decomposition, result.strategy)
     state.decomposition, state.strategy = result.decomposition, get_strategy(result.strategy)
     detail = {"strategy": state.strategy.name, "intent": result.decomposition.intent}
     detail["pipeline"] = state.pipeline
     if result.stages:
         detail["ms"] = round(sum(s.ms for s in result.stages))
+    detail["cache"] = state.cache
     yield StageEvent(stage="small", status="done", model=small, detail=detail)
+
+
+def _from_cache(state: RequestState, probe: cache.Probe, small: str) -> StageEvent:
+    """A cached analysis adopted: no small-model call."""
+    state.decomposition, picked = cache.cached_decomposition(probe)
+    state.strategy = get_strategy(picked)
+    if state.pipeline:
+        state.requested = f"pipeline:{state.pipeline}"
+    detail = {"strategy": picked, "intent": state.decomposition.intent, "cache": "hit"}
+    detail["pipeline"] = state.pipeline
+    return StageEvent(stage="small", status="done", model=small, detail=detail)
 
 
 def _adopt_run(state: RequestState, run: Run) -> None:
@@ -89,17 +108,19 @@ def _intents(deps: EngineDeps, state: RequestState) -> list[dict[str, str]]:
     return list(deps.intents)
 
 
-async def _strategy(deps: EngineDeps, state: RequestState) -> Analysis:
+async def _strategy(
+    deps: EngineDeps, state: RequestState, intents: list[dict[str, str]]
+) -> Analysis:
     hide, strategy = _hide(deps, state), state.strategy
     history = join_history(state.conv.history_text(), state.memory_text, strategy.name)
     outcome = await strategy_analysis(
         strategy,
         deps.small,
         prompts=deps.prompts,
-        intents=_intents(deps, state),
+        intents=intents,
         query=hide(state.conv.query),
         history=hide(history),
-        user_context=hide(state.context_text) if state.context_text else None,
+        user_context=hide(context) if (context := state.analysis_context()) else None,
         small_kwargs={**deps.small_kwargs, **state.opts.small_kwargs},
         deadline=state.deadline,
     )
@@ -112,13 +133,14 @@ async def _strategy(deps: EngineDeps, state: RequestState) -> Analysis:
     )
 
 
-async def _pipeline(deps: EngineDeps, state: RequestState) -> Analysis:
+async def _pipeline(
+    deps: EngineDeps, state: RequestState, intents: list[dict[str, str]]
+) -> Analysis:
     assert state.pipeline is not None
-    intents = _intents(deps, state)
     variables = {
         "query": state.conv.query,
         "history": join_history(state.conv.history_text(), state.memory_text, "enrich"),
-        "user_context": state.context_text,
+        "user_context": state.analysis_context(),
         "intents": intents,
         "codebase": state.opts.codebase_path,
     }

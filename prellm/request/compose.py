@@ -27,9 +27,10 @@ async def compose(deps: EngineDeps, state: RequestState) -> AsyncGenerator[Stage
     if state.resumed is not None:
         await _finalise(state, state.resumed)  # an agent continuation: as composed before
         return
-    if _tools(state.params) and state.strategy.name == "split":
-        # Sub-answers without the tools would contradict them: one composed turn instead.
-        state.notices.append("split with tools: composed as structure, one call with the tools")
+    if state.strategy.name == "split" and (_tools(state.params) or state.evidence):
+        # Sub-answers without the tools (or the evidence) would miss them: one composed turn.
+        why = "tools" if _tools(state.params) else "attached material"
+        state.notices.append(f"split with {why}: composed as structure, one call")
         state.strategy = get_strategy("structure")
     d, strategy = state.decomposition, state.strategy
     ctx = ComposeContext(
@@ -51,6 +52,10 @@ async def compose(deps: EngineDeps, state: RequestState) -> AsyncGenerator[Stage
         composition = strategy.merge(ctx, state.sub_answers)
     else:
         composition = strategy.compose(ctx) if strategy.name != "split" else Composition()
+    if state.evidence:
+        # The question, as composed, then the evidence condensed from the attached material.
+        asked = composition.user if composition.user is not None else state.conv.query
+        composition.user = f"{asked}\n\n{state.evidence}"
     remember(deps, state, composition)
     await _finalise(state, composition)
 

@@ -43,6 +43,8 @@ def result(deps: EngineDeps, state: RequestState, clarification: str | None = No
         pipeline=state.pipeline,
         pipeline_steps=state.run.steps if state.run else [],
         needs_clarification=clarification is not None,
+        cache=state.cache,  # type: ignore[arg-type]
+        condensed=state.condensed,
         finish_reason="clarification" if clarification is not None else _finish_reason(state),
         total_ms=(time.perf_counter() - state.t0) * 1000,
     )

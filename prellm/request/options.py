@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
 
+from ..condense import Material, decode
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..store.keys import Principal
 
 UserContext = str | dict[str, Any] | None
+FileInput = str | bytes | Mapping[str, Any] | os.PathLike[str] | Material
 ResponseSchema = str | dict[str, Any] | type[pydantic.BaseModel] | None
 
 
@@ -45,6 +48,8 @@ class RunOptions:
     budget_key: str | None = None  # the caller's API key: spend is attributed to it
     principal: Principal | None = None  # the authenticated caller (virtual key, team, limits)
     deadline_s: float | None = None  # one bound on all of the request's model calls
+    cache: bool = True  # the decomposition cache (request/cache.py) for this request
+    files: tuple[Material, ...] = ()  # attached material, condensed before analysis
     llm_kwargs: Mapping[str, Any] = field(default_factory=dict)  # checked litellm parameters
 
 
@@ -86,6 +91,8 @@ def run_options(
     budget_key: str | None = None,
     principal: Principal | None = None,
     deadline_s: float | None = None,
+    cache: bool = True,
+    files: Sequence[FileInput] | None = None,
     **llm_kwargs: Any,
 ) -> RunOptions:
     """One call's options; every name not listed here must be a litellm parameter.
@@ -100,7 +107,11 @@ def run_options(
     the caller's key the spend is attributed to; ``principal`` the authenticated caller
     (a virtual key: its team's and its models, budgets and rates apply); ``deadline_s``
     one time limit for all of the request's model calls, retries included (past it:
-    ``ProviderTimeoutError``).
+    ``ProviderTimeoutError``); ``cache=False`` runs the small model even when an
+    identical analysis is cached (and does not store this one); ``files`` material
+    attached to the question (logs, traces, diffs, documents): each a ``str`` of
+    content, ``bytes``, a ``{"name", "content"}`` dict or a ``pathlib.Path`` to read;
+    condensed to an evidence section.
     """
     return RunOptions(
         messages=messages,
@@ -119,8 +130,41 @@ def run_options(
         budget_key=budget_key,
         principal=principal,
         deadline_s=deadline_s,
+        cache=cache,
+        files=materials(files),
         llm_kwargs=check_llm_kwargs(llm_kwargs),
     )
+
+
+def materials(files: Sequence[FileInput] | None) -> tuple[Material, ...]:
+    """Attached files as ``Material``: content as given; a ``Path`` is read (the caller's
+    own disk: the server never passes paths, only inline content)."""
+    if isinstance(files, (str, bytes)) or (files is not None and not isinstance(files, Sequence)):
+        raise ConfigError("files must be a list (of strings, bytes, dicts or paths)")
+    out = []
+    for i, f in enumerate(files or (), 1):
+        if isinstance(f, Material):
+            out.append(f)
+            continue
+        name, content = f"file{i}", cast(Any, f)
+        if isinstance(f, Mapping):
+            name, content = str(f.get("name") or name), f.get("content")
+        if isinstance(content, os.PathLike):
+            name, content = os.fspath(content), _read(content)
+        if isinstance(content, bytes):
+            content = decode(content)[0]  # not UTF-8: replacement characters, noted later
+        if not isinstance(content, str):
+            raise ConfigError(f"files[{i - 1}]: expected text, bytes, a path or {{name, content}}")
+        out.append(Material(name, content))
+    return tuple(out)
+
+
+def _read(path: os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
 
 
 def with_options(method: Any) -> inspect.Signature:

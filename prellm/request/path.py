@@ -1,13 +1,13 @@
 """The one request path, in order. Read this function to know what preLLM does.
 
-    admit → route → gather → [resume] → analyse → clarify → compose → answer → finish
+    admit → route → gather → [resume] → [condense] → analyse → clarify → compose → answer → finish
 
 Each stage is a module of this package with one entry function taking the
 engine's frozen ``EngineDeps`` and the request's ``RequestState``. ``resume``
 runs only for agent continuations (the last message is a tool result): the
-user turn composed earlier is reused and the small model does not run. Slots
-the coming stages take: key and rate checks in ``admit``; big-input condensing
-before ``analyse``; a decomposition cache around it.
+user turn composed earlier is reused and the small model does not run.
+``condense`` runs when material is attached (or pasted after the question and too
+big for the small model): it becomes ranked evidence before any model reads it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .analyse import analyse
 from .answer import answer
 from .clarify import clarify
 from .compose import compose
+from .condense import condense
 from .deps import EngineDeps
 from .finish import record, result, settle
 from .gather import gather
@@ -45,6 +46,10 @@ async def run_request(
         await gather(deps, state)
         if state.conv.continuation:
             resume(deps, state)  # an agent's tool loop: no second analysis of the same turn
+        if state.resumed is None:
+            async with aclosing(condense(deps, state)) as steps:
+                async for step in steps:
+                    yield step
         for notice in state.notices:
             yield StageEvent(stage="setup", status="notice", detail={"message": notice})
         # Each stage's generator is closed before the books settle, also when the caller

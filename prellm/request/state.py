@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..messages import Conversation
-from ..models import Decomposition, StageRecord, SubAnswer
+from ..models import Condensed, Decomposition, StageRecord, SubAnswer
 from ..observability.trace import Trace
 from ..pipelines.run import Run
 from ..providers import Completion
@@ -60,10 +60,16 @@ class RequestState:
     schema: SchemaRequest | None = None
     # gather
     context_text: str | None = None
+    # condense (attached material): what the small model reads of it, what the large one gets
+    condensed: Condensed | None = None
+    material_context: str | None = None
+    material_notes: str | None = None  # the small model's merged reading (map/reduce)
+    evidence: str | None = None
     # resume (agent continuations): the composition reused for the earlier user turn
     resumed: Composition | None = None
     # analyse
     decomposition: Decomposition = field(default_factory=Decomposition)
+    cache: str = "off"  # the decomposition cache: "hit", "miss" or "off" (request/cache.py)
     run: Run | None = None
     # compose
     sub_answers: list[SubAnswer] = field(default_factory=list)
@@ -79,6 +85,15 @@ class RequestState:
     def hide(self, text: str) -> str:
         """``text`` as it may leave the machine (redacted when the filter is on)."""
         return self.guard.redact(text) if self.guard else text
+
+    def analysis_context(self) -> str | None:
+        """What the small model is told besides the query: context, then attached material."""
+        parts = [self.context_text]
+        if self.material_context:
+            parts.append(
+                "Attached material, condensed (findings with counts):\n" + self.material_context
+            )
+        return "\n".join(p for p in parts if p) or None
 
     def step(self, name: str, **data: Any) -> None:
         """A step of the trace, when the request is traced."""

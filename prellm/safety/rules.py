@@ -256,13 +256,13 @@ class _Runner(_Plain):
 
     def finditer(self, pos: int, endpos: int) -> Iterator[re.Match[str]]:
         try:
-            yield from self.regex.finditer(self.text, pos, endpos, timeout=self._left())  # type: ignore[call-overload]
+            yield from self.regex.finditer(self.text, pos, endpos, timeout=self._left())
         except TimeoutError:
             self._overrun()
 
     def match(self, pos: int) -> re.Match[str] | None:
         try:
-            m: re.Match[str] | None = self.regex.match(self.text, pos, timeout=self._left())  # type: ignore[call-overload]
+            m: re.Match[str] | None = self.regex.match(self.text, pos, timeout=self._left())
         except TimeoutError:
             self._overrun()
         return m

@@ -62,6 +62,7 @@ def dispatch(
             "session": p.session,
             "response_schema": p.response_schema,
             "pipeline": p.pipeline,
+            "files": [f.model_dump() for f in p.files] or None,
             "user": call.user,
             # The authenticated caller: spend, memory and limits are its (server/auth.py).
             **principal_options(request),

@@ -40,6 +40,7 @@ def summary(result: PreLLMResult) -> dict[str, Any]:
         "timings_ms": result.timings_ms,
         "notices": result.notices,
         "redactions": result.redactions,
+        "condensed": result.condensed.model_dump() if result.condensed else None,
     }
 
 

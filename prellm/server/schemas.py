@@ -153,6 +153,15 @@ class NamedTool(BaseModel):
     function: dict[str, str]
 
 
+class AttachedFile(BaseModel):
+    """Material attached to the question, inline (a server never reads a path it is sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field("attached", min_length=1, max_length=200)
+    content: str
+
+
 class PrellmOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -165,6 +174,12 @@ class PrellmOptions(BaseModel):
     pipeline: str | None = None
     response_schema: str | None = Field(
         None, description="A schema name from the server's schemas.yaml"
+    )
+    files: list[AttachedFile] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Logs, traces, diffs or documents attached to the question, inline; "
+        "big ones are condensed to ranked evidence",
     )
 
 

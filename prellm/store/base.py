@@ -5,14 +5,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 from .db import (
     Backend,
     Migration,
     SQLiteBackend,
+    Tx,
     data_dir,
     database_url,
     redact_url,
@@ -103,11 +104,11 @@ class Store:
     def schema_version(self) -> int:
         return self.backend.version(self.NAME)
 
-    def transaction(self, locks: Sequence[str] = ()) -> Any:
+    def transaction(self, locks: Sequence[str] = ()) -> AbstractContextManager[Tx]:
         """A write transaction: a ``Tx`` (context manager), holding ``locks`` (scopes)."""
         return self.backend.transaction(locks)
 
-    def read(self) -> Any:
+    def read(self) -> AbstractContextManager[Tx]:
         return self.backend.read()
 
 

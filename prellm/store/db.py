@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -153,12 +153,12 @@ class Backend:
     dialect: str
     where: str  # printable: a path, or the URL without its password
 
-    def transaction(self, locks: Sequence[str] = ()) -> Any:
+    def transaction(self, locks: Sequence[str] = ()) -> AbstractContextManager[Tx]:
         """A context manager yielding a Tx: atomic, and serialised against every other
         transaction that names one of the same ``locks`` (scopes), in any process."""
         raise NotImplementedError
 
-    def read(self) -> Any:  # a context manager yielding a Tx for reads (autocommit)
+    def read(self) -> AbstractContextManager[Tx]:  # a Tx for reads (autocommit)
         raise NotImplementedError
 
     def version(self, store: str) -> int:

@@ -21,7 +21,7 @@ class Auto(Strategy):
 
     def fields(self, intent: Any) -> dict[str, Any]:
         return {
-            "strategy": (Literal[CHOICES], ...),  # type: ignore[valid-type]
+            "strategy": (Literal[CHOICES], ...),
             "reason": (ShortText, ...),
             "intent": (intent, ...),
             "confidence": (Confidence, ...),

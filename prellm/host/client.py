@@ -1,0 +1,258 @@
+"""The CLI's side of the model host: find it, start it, replace it, call it.
+
+``HostClient`` is a ``providers.direct.LocalBackend``: ``local/`` models (and
+``test/`` ones when ``serve_test`` is set, for tests) are answered by the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..providers.resolve import LOCAL_PREFIX, TEST_PREFIX, is_embedded
+from .paths import LOG, SOCKET, START_LOCK, address, host_dir, secure_dir
+from .protocol import HostError, HostMismatch, identity, peer_uid, raise_error, recv, send
+
+OnChunk = Callable[[dict[str, Any]], bool]
+DEFAULT_IDLE_S = 600.0
+START_TIMEOUT_S = 120.0  # the host is up in about a second; a slow disk, a loaded machine
+STOP_TIMEOUT_S = 10.0
+
+
+def host_disabled() -> bool:
+    """``PRELLM_NO_HOST=1``: every CLI call loads the model in its own process."""
+    return os.environ.get("PRELLM_NO_HOST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def idle_timeout() -> float:
+    raw = os.environ.get("PRELLM_HOST_IDLE_S", "").strip()
+    if not raw:
+        return DEFAULT_IDLE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"PRELLM_HOST_IDLE_S: expected seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(
+            "PRELLM_HOST_IDLE_S must be above 0 (PRELLM_NO_HOST=1 turns the host off)"
+        )
+    return value
+
+
+def use_host() -> None:
+    """The CLI's warm path, for the running command: preLLM's own models are called
+    without litellm, ``local/`` ones in the host unless ``PRELLM_NO_HOST=1``. Undone
+    when the command's click context closes (a test's CliRunner runs many commands)."""
+    import click
+
+    from ..providers import direct
+
+    restore = direct.enable(None if host_disabled() else HostClient())
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(restore)
+
+
+class HostClient:
+    """Talks to the host in ``directory`` (default ``paths.host_dir()``)."""
+
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        serve_test: bool = False,
+        command: list[str] | None = None,
+    ) -> None:
+        self._dir = directory
+        self.serve_test = serve_test
+        self.command = command  # what starts a host (tests start other builds)
+        self._identity: str | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self._dir or host_dir()
+
+    @property
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = identity()
+        return self._identity
+
+    # --- LocalBackend -----------------------------------------------------------------
+
+    def serves(self, model: str) -> bool:
+        return is_embedded(model) or (self.serve_test and model.startswith(TEST_PREFIX))
+
+    def complete(self, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._retrying(lambda: self._complete(model, request)))
+
+    def stream(self, model: str, request: dict[str, Any], on_chunk: OnChunk) -> None:
+        self._retrying(lambda: self._stream(model, request, on_chunk))
+
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        """``call()``; a host of another build (or holding another model file) answers
+        before anything else, so it is replaced and the call made once more."""
+        try:
+            return call()
+        except HostMismatch:
+            self.replace()
+            return call()
+
+    def _complete(self, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        with self._send("complete", model, request) as sock:
+            frame = recv(sock)
+        if frame is None:
+            raise HostError("the model host closed the connection without an answer")
+        if "error" in frame:
+            raise_error(frame, model)
+        return dict(frame["out"])
+
+    def _stream(self, model: str, request: dict[str, Any], on_chunk: OnChunk) -> None:
+        with self._send("stream", model, request) as sock:
+            while (frame := recv(sock)) is not None:
+                if "error" in frame:
+                    raise_error(frame, model)
+                if frame.get("end"):
+                    return
+                if on_chunk(frame["chunk"]):
+                    return  # closing the connection stops the host's generation
+        raise HostError("the model host closed the stream before its end")
+
+    def _send(self, op: str, model: str, request: dict[str, Any]) -> socket.socket:
+        msg: dict[str, Any] = {"op": op, "identity": self.identity, "request": request}
+        if is_embedded(model):
+            from ..providers.model_files import resolve_gguf
+
+            path = resolve_gguf(model.removeprefix(LOCAL_PREFIX)).resolve()
+            st = path.stat()
+            msg["model"] = f"{LOCAL_PREFIX}{path}"
+            msg["gguf"] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        else:
+            msg["model"] = model
+        sock = self.ensure()
+        try:
+            send(sock, msg)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def connect(self) -> socket.socket | None:
+        """A connection to the running host, or None when none listens (no socket, or a
+        stale one whose host died)."""
+        path = self.directory / SOCKET
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with address(path) as a:
+                sock.connect(a)
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+            sock.close()
+            return None
+        except OSError as exc:
+            sock.close()
+            raise HostError(
+                f"cannot reach the model host at {path}: {exc.strerror or exc}"
+            ) from None
+        if peer_uid(sock) != os.getuid():
+            sock.close()
+            raise HostError(f"{path} is served by another user's process: not using it")
+        return sock
+
+    def status(self) -> dict[str, Any] | None:
+        """What the running host reports, or None when no host runs."""
+        sock = self.connect()
+        if sock is None:
+            return None
+        with sock:
+            send(sock, {"op": "status"})
+            return recv(sock)
+
+    def ensure(self) -> socket.socket:
+        """A connection to a running host, starting one first if none runs."""
+        sock = self.connect()
+        if sock is not None:
+            return sock
+        directory = secure_dir(self.directory)
+        with _locked(directory / START_LOCK):
+            sock = self.connect()  # another CLI call may have started it meanwhile
+            if sock is None:
+                sock = self._start(directory)
+        return sock
+
+    def _start(self, directory: Path) -> socket.socket:
+        (directory / SOCKET).unlink(missing_ok=True)  # stale: nobody listens on it
+        cmd = self.command or [sys.executable, "-m", "prellm.host"]
+        log_path = directory / LOG
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            proc = subprocess.Popen(
+                [*cmd, "--dir", str(directory), "--idle", str(idle_timeout())],
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=fd,
+                cwd="/",
+                start_new_session=True,  # detached: outlives this CLI call, not its signals
+                close_fds=True,
+            )
+        finally:
+            os.close(fd)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if (sock := self.connect()) is not None:
+                return sock
+            if proc.poll() is not None:
+                raise HostError(
+                    f"the model host exited at start (see {log_path}): {_tail(log_path)}"
+                )
+            time.sleep(0.02)
+        raise HostError(
+            f"the model host did not start within {START_TIMEOUT_S:.0f} s (see {log_path})"
+        )
+
+    def stop(self) -> int | None:
+        """Stop the running host; its pid, or None when none ran."""
+        sock = self.connect()
+        if sock is None:
+            return None
+        with sock:
+            send(sock, {"op": "stop"})
+            answer = recv(sock) or {}
+        pid = answer.get("pid")
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < deadline and (self.directory / SOCKET).exists():
+            time.sleep(0.02)
+        return int(pid) if pid else None
+
+    def replace(self) -> None:
+        """Stop a host of another build; the next call starts one of this build."""
+        self.stop()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _tail(path: Path, chars: int = 300) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return " ".join(text[-chars:].split())

@@ -1,0 +1,254 @@
+"""The host process: loads our models once and answers over a Unix socket.
+
+    python -m prellm.host --dir DIR --idle SECONDS
+
+Started detached by ``client.HostClient``; exits after ``--idle`` seconds without
+a request, on ``stop``, on SIGTERM, or when its socket was replaced by another
+host's. It logs its lifecycle only (never prompts or answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import PreLLMError
+from ..providers.direct import serve_complete, serve_stream
+from ..providers.resolve import LOCAL_PREFIX, is_embedded
+from .paths import SOCKET, address, secure_dir
+from .protocol import (
+    PROTOCOL,
+    HostError,
+    HostMismatch,
+    error_frame,
+    identity,
+    peer_uid,
+    recv,
+    send,
+)
+
+log = logging.getLogger("prellm.host")
+PROMPT_CACHE_MIB = 512  # RAM for earlier prompts' KV cache (llama.cpp's default is 8 GiB)
+DRAIN_S = 300.0  # after stop: how long requests in flight may still take
+
+
+def rss_bytes() -> int | None:
+    """This process's resident memory (Linux), else None."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+class HostServer:
+    def __init__(self, directory: Path, idle_s: float, ident: str | None = None) -> None:
+        self.dir, self.path = directory, directory / SOCKET
+        self.idle_s = idle_s
+        self.identity = ident or identity()
+        self.started = time.time()
+        self.last = time.monotonic()
+        self.active = self.requests = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.files: dict[str, tuple[int, int]] = {}  # GGUF path -> (size, mtime_ns) when loaded
+        self.inode: int | None = None
+
+    # --- socket lifecycle ---------------------------------------------------------
+
+    def _someone_listens(self) -> bool:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with address(self.path) as a:
+                probe.connect(a)
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+
+    def bind(self) -> socket.socket:
+        secure_dir(self.dir)
+        if self._someone_listens():
+            raise HostError(f"another host already listens on {self.path}")
+        self.path.unlink(missing_ok=True)  # a stale socket: its host died
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket is born 0600
+        try:
+            with address(self.path) as a:
+                sock.bind(a)
+        finally:
+            os.umask(old)
+        sock.listen(16)
+        sock.settimeout(0.5)
+        self.inode = os.stat(self.path).st_ino
+        return sock
+
+    def _ours(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == self.inode
+        except OSError:
+            return False
+
+    def _release(self) -> None:
+        """Remove the socket if it is still ours, so that a new host can bind at once."""
+        if self._ours():
+            self.path.unlink(missing_ok=True)
+
+    def _idle(self) -> bool:
+        with self.lock:
+            return self.active == 0 and time.monotonic() - self.last > self.idle_s
+
+    def serve(self) -> int:
+        sock = self.bind()
+        log.info("host %s pid %d listening on %s", self.identity, os.getpid(), self.path)
+        try:
+            while not self.stopping.is_set() and self._ours() and not self._idle():
+                try:
+                    conn, _ = sock.accept()
+                except TimeoutError:
+                    continue
+                threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        finally:
+            self._release()
+            sock.close()
+        self._drain()
+        log.info("host pid %d exiting after %d requests", os.getpid(), self.requests)
+        return 0
+
+    def _drain(self) -> None:
+        end = time.monotonic() + DRAIN_S
+        while time.monotonic() < end:
+            with self.lock:
+                if self.active == 0:
+                    return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._release()
+
+    # --- requests -----------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        from .. import __version__
+
+        with self.lock:
+            idle = time.monotonic() - self.last if self.active == 0 else 0.0
+            return {
+                "pid": os.getpid(),
+                "identity": self.identity,
+                "version": __version__,
+                "protocol": PROTOCOL,
+                "started": self.started,
+                "uptime_s": round(time.time() - self.started, 1),
+                "idle_timeout_s": self.idle_s,
+                "idle_s": round(idle, 1),
+                "active": self.active,
+                "requests": self.requests,
+                "models": sorted(self.files),
+                "rss_bytes": rss_bytes(),
+            }
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if peer_uid(conn) != os.getuid():
+                    return  # another user: no answer at all
+                req = recv(conn)
+            except (OSError, ValueError, PreLLMError):
+                return
+            if req is None:
+                return
+            op = req.get("op")
+            try:
+                if op == "status":
+                    send(conn, self.status())
+                elif op == "stop":
+                    send(conn, {"ok": True, "pid": os.getpid()})
+                    self.stop()
+                else:
+                    self._call(conn, op, req)
+            except OSError:
+                pass  # the client went away
+
+    def _call(self, conn: socket.socket, op: Any, req: dict[str, Any]) -> None:
+        with self.lock:
+            self.active += 1
+            self.requests += 1
+        try:
+            if req.get("identity") != self.identity:
+                raise HostMismatch(f"host {self.identity} is another preLLM build")
+            model, request = str(req.get("model") or ""), req.get("request") or {}
+            self._check_file(model, req.get("gguf"))
+            if op == "complete":
+                send(conn, {"out": serve_complete(model, request)})
+            elif op == "stream":
+                self._stream(conn, model, request)
+            else:
+                raise HostError(f"unknown host operation {op!r}")
+        except OSError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, PreLLMError):
+                log.exception("request failed")
+            send(conn, error_frame(exc))
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.last = time.monotonic()
+
+    def _check_file(self, model: str, gguf: Any) -> None:
+        """The same GGUF path must be the same file it was when this host loaded it."""
+        if not is_embedded(model) or not isinstance(gguf, dict):
+            return
+        path = model.removeprefix(LOCAL_PREFIX)
+        seen = (int(gguf.get("size") or 0), int(gguf.get("mtime_ns") or 0))
+        with self.lock:
+            known = self.files.setdefault(path, seen)
+        if known != seen:
+            raise HostMismatch(f"host holds another file at {path}")
+
+    def _stream(self, conn: socket.socket, model: str, request: dict[str, Any]) -> None:
+        gone = threading.Event()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            try:
+                send(conn, {"chunk": chunk})
+            except OSError:
+                gone.set()  # the client went away: stop generating
+            return gone.is_set()
+
+        serve_stream(model, request, on_chunk)
+        if not gone.is_set():
+            send(conn, {"end": True})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m prellm.host")
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--idle", type=float, default=600.0)
+    parser.add_argument("--identity", default=None, help=argparse.SUPPRESS)  # tests
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from ..providers.embedded import set_prompt_cache
+
+    set_prompt_cache(PROMPT_CACHE_MIB)
+    server = HostServer(args.dir, args.idle, args.identity)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    signal.signal(signal.SIGINT, lambda *_: server.stop())
+    try:
+        return server.serve()
+    except HostError as exc:
+        log.error("%s", exc)
+        return 1
