@@ -18,10 +18,10 @@ import random
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-START = datetime(2026, 11, 26, 0, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)
 Planted = list[dict[str, Any]]
 
 _PATHS = ("/api/users/{}", "/api/orders/{}", "/api/cart/{}", "/api/products/{}", "/api/search")
@@ -227,7 +227,9 @@ def ci_log(lines: int = 10_000, seed: int = 0, noise: bool = False) -> tuple[str
         module = _MODULES[i % len(_MODULES)]
         out.append(f"{ts()} tests/test_{module}.py::test_{module}_case_{i} PASSED [{pct:3d}%]")
     if noise:
-        out.append(f"{ts()} ======================= {n_tests} passed in 123.45s =======================")
+        out.append(
+            f"{ts()} ======================= {n_tests} passed in 123.45s ======================="
+        )
         out += [f"{ts()} Post job cleanup.", f"{ts()} Cleaning up orphan processes"]
         return "\n".join(out[:lines]) + "\n", []
     out += _ci_failure(ts, failing)
@@ -292,7 +294,9 @@ def _java_noise(rng: random.Random, t: datetime) -> str:
     elif roll < 0.8:
         msg = f"INFO [scheduler-1] c.s.inventory.StockService - stock sync done, {rng.randint(1, 900)} skus"
     else:
-        msg = f"DEBUG [worker-{rng.randint(1, 4)}] app.jobs - polled queue, {rng.randint(0, 50)} jobs"
+        msg = (
+            f"DEBUG [worker-{rng.randint(1, 4)}] app.jobs - polled queue, {rng.randint(0, 50)} jobs"
+        )
     return f"{stamp} {msg}"
 
 
@@ -311,10 +315,26 @@ def traces_log(lines: int = 10_000, seed: int = 0, noise: bool = False) -> tuple
         out[at:at] = [block[0].format(ts=stamp), *block[1:]]
     planted = [
         {"type": "error", "count": 2, "what": "the log lines that announce each trace"},
-        {"type": "exception", "count": 1, "summary": "NestedServletException: Request processing failed"},
-        {"type": "exception", "count": 1, "summary": "Caused by: java.lang.IllegalStateException: inventory mismatch"},
-        {"type": "exception", "count": 1, "summary": "app.jobs.errors.RateSyncError: could not refresh rates"},
-        {"type": "exception", "count": 1, "summary": "During handling of: requests.exceptions.ConnectTimeout"},
+        {
+            "type": "exception",
+            "count": 1,
+            "summary": "NestedServletException: Request processing failed",
+        },
+        {
+            "type": "exception",
+            "count": 1,
+            "summary": "Caused by: java.lang.IllegalStateException: inventory mismatch",
+        },
+        {
+            "type": "exception",
+            "count": 1,
+            "summary": "app.jobs.errors.RateSyncError: could not refresh rates",
+        },
+        {
+            "type": "exception",
+            "count": 1,
+            "summary": "During handling of: requests.exceptions.ConnectTimeout",
+        },
     ]
     return "\n".join(out) + "\n", planted
 
@@ -333,16 +353,21 @@ def bench(sizes: tuple[int, ...] = (1_000, 10_000, 100_000), budget: int = 3000)
 
     for n in sizes:
         text, planted = pod_log(n, seed=1)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = condense([Material("pod.log", text)])
-        took = time.perf_counter() - started
+        took, cpu = time.perf_counter() - started, time.process_time() - cpu
         rendered = result.render(budget)
-        found = {p["type"]: sum(f.count for f in result.findings if f.kind == p["type"]) for p in planted}
+        whole = count_tokens(result.render(10**9))
+        found = {
+            p["type"]: sum(f.count for f in result.findings if f.kind == p["type"]) for p in planted
+        }
         recall = sum(found[p["type"]] == p["count"] for p in planted)
         print(
             f"{n:>7} lines {len(text.encode()) / 1e6:6.2f} MB  condense {took:6.2f} s"
+            f" (cpu {cpu:5.2f} s)"
             f"  templates {result.templates:4d}  findings {len(result.findings):4d}"
-            f"  rendered {count_tokens(rendered):5d} tokens  planted recovered {recall}/{len(planted)}"
+            f"  rendered {count_tokens(rendered):5d} tokens (all findings {whole})"
+            f"  planted recovered {recall}/{len(planted)}"
         )
 
 

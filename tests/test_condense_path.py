@@ -187,3 +187,35 @@ def test_the_proxy_takes_inline_files(serve):
         timeout=30,
     )
     assert bad.status_code == 400 and "path" in bad.json()["error"]["message"]
+
+
+def test_the_evidence_keeps_to_its_budget_and_says_what_was_left_out(tmp_path):
+    from prellm.condense import count_tokens
+
+    (tmp_path / "prellm.yaml").write_text("condense:\n  evidence_tokens: 300\n")
+    lines = [f"2026-11-20T10:00:{i % 60:02d}Z ERROR job-{i} failed: code E{i}" for i in range(400)]
+    lines += [f"2026-11-20T10:01:{i % 60:02d}Z WARN disk {i} slow" for i in range(400)]
+    engine = PreLLM("test/echo", "test/echo", "passthrough", config=str(tmp_path / "prellm.yaml"))
+    r = engine.run(QUESTION, files=["\n".join(lines * 10)])
+    c = r.condensed
+    assert c is not None and c.output_tokens <= 300
+    turn = _large_request()["messages"][-1]["content"]
+    assert count_tokens(turn) <= 300 + count_tokens(QUESTION) + 20
+
+
+def test_an_all_noise_log_reports_no_incident():
+    from prellm.condense import INCIDENT_KINDS
+
+    log = pod_log(3000, oom=0)
+    r = PreLLM("test/echo", "test/echo", "passthrough").run(QUESTION, files=[log])
+    assert r.condensed is not None and r.condensed.findings >= 1
+    turn = _large_request()["messages"][-1]["content"]
+    assert not any(k.upper() in turn for k in INCIDENT_KINDS)
+
+
+def test_a_bare_paste_without_a_question_is_condensed_and_asked_about():
+    log = pod_log(3000)
+    r = PreLLM("test/echo", "test/echo", "passthrough").run(log)
+    assert r.condensed is not None and any("no question" in n for n in r.notices)
+    turn = _large_request()["messages"][-1]["content"]
+    assert turn.startswith("What does this material show?") and "OOMKilled" in turn

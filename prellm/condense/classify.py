@@ -33,22 +33,26 @@ _SLOW = re.compile(
 _RESTART = re.compile(
     r"(?i)restarting container|will be restarted|container \S{1,200} restarted"
     r"|restarted container|killing container|(?<![\w-])restart(?:ed|ing)(?![\w-])"
+    r"|restart count: {0,20}[1-9]"
 )
+# A server error in an access log: '"GET / HTTP/1.1" 502' or status=503 / "status":500.
+_HTTP_5XX = re.compile(r"HTTP/\d(?:\.\d)?\" 5\d\d |(?<![\w.])status\"?[=:] ?\"?5\d\d(?!\d)")
 _ERROR_WORD = re.compile(
     r"(?i)(?<![\w-])(?:error(?!=(?:nil|null|none|0|false|\"\")(?!\w))|failed|failure|fatal"
     r"|refused|denied|unreachable|timed out|panic)(?![\w-])"
 )
 _WARNING_WORD = re.compile(r"(?i)(?<![\w-])(?:warn|warning|deprecated)(?![\w-])")
 # Passing tests and test-runner banners ("==== 1 failed, 99 passed in 3.2s ====") are not errors.
-_TEST_LINE = re.compile(r"^(?:\S{1,500}::\S{1,500} (?:PASSED|SKIPPED|XFAIL|XPASS)\b|={3,} )")
+_TEST_LINE = re.compile(r"^(?:[^\s:]{1,500}::\S{1,500} (?:PASSED|SKIPPED|XFAIL|XPASS)\b|={3,} )")
 
-# Failing tests: pytest (verbose and short summary), go test, maven surefire, unittest.
+# Failing tests: pytest (verbose and short summary), go test, maven surefire, unittest, gradle.
 _TEST_FAILED = re.compile(
-    r"^(?:(?P<a>\S{1,500}::\S{1,500}) (?:FAILED|ERROR)\b"
-    r"|(?:FAILED|ERROR) (?P<b>\S{1,500}::[^\s]{1,500})(?: - (?P<reason>.{1,500}))?"
+    r"^(?:(?P<a>[^\s:]{1,500}::\S{1,500}) (?:FAILED|ERROR)\b"
+    r"|(?:FAILED|ERROR) (?P<b>[^\s:]{1,500}::[^\s]{1,500})(?: - (?P<reason>.{1,500}))?"
     r"|\s{0,8}--- FAIL: (?P<c>\S{1,300})"
     r"|\[ERROR\] (?P<d>[\w$.()]{1,300})\s{1,10}(?:-- )?Time elapsed:.{0,80}<<< (?:FAILURE|ERROR)!"
-    r"|(?:FAIL|ERROR): (?P<e>\w{1,200}) \((?P<f>[\w.]{1,300})\))"
+    r"|(?:FAIL|ERROR): (?P<e>\w{1,200}) \((?P<f>[\w.]{1,300})\)"
+    r"|(?P<g>[\w$.]{1,300} > [^>\s][^>]{0,300}) FAILED\s{0,8}$)"
 )
 
 
@@ -61,7 +65,7 @@ def test_failure(message: str) -> tuple[str, str] | None:
         return None
     if m.group("e"):
         return f"{m.group('f')}.{m.group('e')}", ""
-    test = m.group("a") or m.group("b") or m.group("c") or m.group("d") or ""
+    test = m.group("a") or m.group("b") or m.group("c") or m.group("d") or m.group("g") or ""
     return test, (m.group("reason") or "").strip()
 
 
@@ -76,12 +80,16 @@ def _specific(message: str, level: str | None) -> str | None:
         return "slow_query"
     if level != "info" and _RESTART.search(message):
         return "restart"
+    if _HTTP_5XX.search(message):
+        return "error"
     return None
 
 
 def classify(message: str, level: str | None) -> str:
     """The finding kind of one log message: an incident kind, "warning" or "template"."""
-    if _ALERT.search(message[:1000]) is None:
+    if _ALERT.search(message[:500]) is None:
+        if _HTTP_5XX.search(message[:500]):
+            return "error"
         return {"error": "error", "warning": "warning"}.get(level or "", "template")
     specific = _specific(message, level)
     if specific:

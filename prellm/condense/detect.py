@@ -22,16 +22,17 @@ _LOG_LINE = re.compile(
     rf"^{_PREFIX}(?:\[?{_TS}"
     rf"|\[?{_LEVEL_WORD}\b"
     r"|\{\s{0,4}\""
+    r"|\S{1,100} \S{1,100} \S{1,100} \[\d{2}/[A-Z][a-z]{2}/\d{4}:"  # access log
     r"|(?:level|lvl|ts|time|t)=\S"
     r"|\d{1,4}[smhd] {1,20}(?:Normal|Warning) "
-    r"|\S{1,300}::\S{1,300} (?:PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b"
-    r"|(?:PASSED|FAILED|ERROR) \S{1,300}::"
+    r"|[^\s:]{1,300}::\S{1,300} (?:PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS)\b"
+    r"|(?:PASSED|FAILED|ERROR) [^\s:]{1,300}::"
     r"|(?:\+ |\$ |#\d{1,6} |Step \d|Collecting |Downloading |Installing |Requirement ))"
 )
 _TRACE_LINE = re.compile(
     r"^(?:Traceback \(most recent call last\):"
     r"|\s{1,16}File \"[^\"]{1,500}\", line \d"
-    r"|\s{1,16}at [\w$.<>/-]{1,400}\("
+    r"|\s{1,16}at \S"
     r"|\s{0,16}Caused by: "
     r"|\s{1,16}\.\.\. \d{1,9} more"
     r"|During handling of the above exception"
@@ -42,7 +43,8 @@ _TRACE_LINE = re.compile(
 _FRAME_FILE = re.compile(r"^\s{1,16}File \"")
 _TRACE_START = re.compile(
     r"^(?:Traceback \(most recent call last\):|Exception in thread \""
-    r"|[a-z][\w$]{0,60}(?:\.[\w$]{1,60}){1,12}(?:Error|Exception)(?::|$))"
+    r"|[a-z][\w$]{0,60}(?:\.[\w$]{1,60}){1,12}(?:Error|Exception)(?::|$)"
+    r"|[A-Z][\w$]{0,60}(?:Error|Exception): )"
 )
 _DIFF_HEAD = re.compile(r"^(?:diff --git |--- \S|\+\+\+ \S|@@ -\d|index [0-9a-f]{4})")
 _CODE_LINE = re.compile(
@@ -52,6 +54,11 @@ _CODE_LINE = re.compile(
     r"|[;{}]\s{0,8}$|\):\s{0,8}$"
 )
 _BLANK = re.compile(r"^\s*$")
+# `kubectl describe pod` output: no timestamps, but a log's worth of evidence.
+_DESCRIBE = re.compile(
+    r"^\s{0,12}(?:Last State|Restart Count|Exit Code|Reason|Events|Conditions|Containers"
+    r"|Namespace|Node|Controlled By|QoS Class|Liveness|Readiness):\s"
+)
 
 
 def is_log_line(line: str) -> bool:
@@ -108,7 +115,7 @@ def detect_kind(text: str) -> str:
     starts = any(_TRACE_START.match(line) for line in lines)
     if starts and traces >= 0.3 * n and logs < traces:
         return "trace"
-    if logs >= 0.3 * n:
+    if logs >= 0.3 * n or sum(1 for line in lines if _DESCRIBE.match(line)) >= 5:
         return "log"
     if starts and traces >= 2:
         return "trace"
@@ -143,12 +150,39 @@ def _block_start(lines: list[str], hits: list[bool]) -> int | None:
         blank = not lines[i].strip()
         suffix_hits[i] = suffix_hits[i + 1] + (1 if hits[i] else 0)
         suffix_text[i] = suffix_text[i + 1] + (0 if blank else 1)
-    for i in range(1, n):
+    for i in range(_after_prose(lines, hits), n):
         if not hits[i] or suffix_hits[i] < MIN_BLOCK_LINES:
             continue
         if suffix_hits[i] >= 0.7 * suffix_text[i]:
             return i
     return None
+
+
+def _is_prose(line: str, hit: bool) -> bool:
+    """A line of someone writing: unstructured, not indented, a few words."""
+    head = line[:HEAD]
+    return not hit and head[:1] not in (" ", "\t", "") and head.count(" ") >= 2
+
+
+def _after_prose(lines: list[str], hits: list[bool]) -> int:
+    """Where the last run of three or more prose lines (before any later structure) ends.
+
+    The block starts after it: prose between structured lines is the question going on,
+    not part of the paste. A run after the last structured line is a trailing question.
+    """
+    after = 0
+    run = 0
+    last_hit = max((i for i, hit in enumerate(hits) if hit), default=-1)
+    for i, (line, hit) in enumerate(zip(lines, hits, strict=True)):
+        if i >= last_hit:
+            break
+        if _is_prose(line, hit):
+            run += 1
+            if run >= 3:
+                after = i + 1
+        elif hit or line.strip():
+            run = 0
+    return after
 
 
 def _trailing_question(lines: list[str], hits: list[bool]) -> int:
@@ -192,22 +226,19 @@ def split_paste(text: str) -> tuple[str, str | None]:
     """A question followed by a pasted log/trace/diff/document -> (question, block).
 
     Anything else -> (text, None): an ordinary question, with or without a short code
-    snippet, is never split. A short question written after the paste joins the question.
-    Linear in the length of ``text``.
+    snippet, is never split. A short question written after the paste joins the question;
+    a paste with no question at all gives ``("", block)``. Linear in the length of ``text``.
     """
     lines = text.split("\n")
     hits = _structured(lines)
     start = _block_start(lines, hits)
     if start is None:
         return _split_document(text)
-    question_lines = lines[:start]
     end = _trailing_question(lines, hits)
-    question = "\n".join(question_lines).strip()
-    after = "\n".join(lines[end:]).strip()
-    if after:
-        question = f"{question}\n\n{after}" if question else after
-    question = _strip_fences(question) if question else question
+    before = _strip_fences("\n".join(lines[:start]).strip())
+    after = _strip_fences("\n".join(lines[end:]).strip())
+    question = f"{before}\n\n{after}" if before and after else before or after
     block = _strip_fences("\n".join(lines[start:end]))
-    if not question or not block:
+    if not block:
         return text, None
     return question, block

@@ -43,8 +43,10 @@ def _files(lines: list[str]) -> list[_File]:
     left = [0, 0]  # old and new lines the current hunk still has
     for line in lines:
         if current is not None and (left[0] > 0 or left[1] > 0):
-            _hunk_line(current, line, left)
-            continue
+            if not line.startswith(("@@ -", "diff --git ")):  # a header: the counts were wrong
+                _hunk_line(current, line, left)
+                continue
+            left = [0, 0]
         git = _GIT.match(line)
         if git:
             current = _File(git.group(2))

@@ -27,14 +27,37 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOP]
 
 
+MAX_SECTION_CHARS = 3000  # longer sections are cut into parts, each ranked on its own
+
+
+def _parts(lines: list[str], a: int, b: int) -> list[tuple[int, str]]:
+    """Lines a..b as (first line, text) pieces of at most ``MAX_SECTION_CHARS``."""
+    out: list[tuple[int, str]] = []
+    start, size = a, 0
+    for i in range(a, b):
+        if size and size + len(lines[i]) > MAX_SECTION_CHARS:
+            out.append((start, "\n".join(lines[start:i])))
+            start, size = i, 0
+        size += len(lines[i]) + 1
+    out.append((start, "\n".join(lines[start:b])))
+    return [
+        (i, text[j : j + MAX_SECTION_CHARS])
+        for i, text in out
+        for j in range(0, max(1, len(text)), MAX_SECTION_CHARS)
+    ]
+
+
 def _sections(lines: list[str], starts: list[int]) -> list[tuple[str, str, int]]:
     """(heading, body, first line) for each run of lines beginning at a start."""
     bounds = [*starts, len(lines)]
     out = []
     for a, b in zip(bounds, bounds[1:], strict=False):
-        body = "\n".join(lines[a:b]).strip()
-        if body:
-            out.append((lines[a].strip().lstrip("#").strip() or body[:80], body, a + 1))
+        heading = lines[a].strip().lstrip("#").strip()[:200]
+        for k, (first, part) in enumerate(_parts(lines, a, b)):
+            body = part.strip()
+            if body:
+                title = (heading or body[:80]) + (f" (part {k + 1})" if k else "")
+                out.append((title, body, first + 1))
     return out
 
 

@@ -18,13 +18,14 @@ from typing import Any
 from .classify import classify, test_failure
 from .detect import is_log_line
 from .merge import Tally
-from .miner import Miner
+from .miner import MAX_TEMPLATES, Miner
 from .model import SEVERITY, Finding, earlier, later, trim, ts_key
 from .text import MAX_LINE_CHARS, mask
 from .traces import trace_findings
 
 MAX_JSON_CHARS = 100_000
 MAX_TRACE_LINES = 2000
+MINED_CHARS = 400  # of a message that template mining sees
 
 _PREFIX = re.compile(r"^\[(?:pod/)?([^\]/\s]{1,253})/([^\]\s]{1,253})\] ?")
 _TS = re.compile(
@@ -35,6 +36,7 @@ _TS = re.compile(
     r"|\d{2}:\d{2}:\d{2}[.,]\d{1,9}"
     r")\]?[ \t]{0,8}"
 )
+_CLF_TS = re.compile(r"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?)\]")
 _SYSLOG_HOST = re.compile(r"^([\w.-]{1,253}) ([\w./-]{1,100})(?:\[\d{1,10}\])?: ")
 _KLOG = re.compile(
     r"^([IWEF])(\d{4} \d{2}:\d{2}:\d{2}\.\d{1,9}) {1,12}\d{1,10} [\w.-]{1,200}:\d{1,7}\] "
@@ -87,8 +89,18 @@ SOURCE_KEYS = (
     "node",
     "instance",
 )
+TRACE_KEYS = ("stack_trace", "stacktrace", "stack", "exc_info", "exception", "traceback", "error")
 _SKIP_KEYS = frozenset(
-    (*MESSAGE_KEYS, *LEVEL_KEYS, *TS_KEYS, *SOURCE_KEYS, "kubernetes", "stream", "caller", "logger")
+    (
+        *MESSAGE_KEYS,
+        *LEVEL_KEYS,
+        *TS_KEYS,
+        *SOURCE_KEYS,
+        "kubernetes",
+        "stream",
+        "caller",
+        "logger",
+    )
 )
 
 
@@ -100,6 +112,7 @@ class Line:
     ts: str | None = None
     level: str | None = None  # "error" | "warning" | "info" | None
     sources: list[str] = field(default_factory=list)
+    trace: str | None = None  # a stack trace carried in a JSON field
 
 
 def _level(word: str | int | None) -> str | None:
@@ -133,14 +146,29 @@ def _from_json(obj: dict[str, Any]) -> Line:
     extras = [
         f"{k}={str(v)[:200]}"
         for k, v in list(obj.items())[:40]
-        if k not in _SKIP_KEYS and isinstance(v, str | int | float | bool) and v is not None
+        if k not in _SKIP_KEYS
+        and isinstance(v, str | int | float | bool)
+        and not (isinstance(v, str) and "\n" in v)  # a trace: read as one below
     ][:12]
     if "log" in obj and not any(k in obj for k in ("msg", "message")):
         inner = _plain(message.rstrip("\n"))  # docker json-file: the line is inside "log"
         inner.ts = ts or inner.ts
         inner.sources = sources + inner.sources
         return inner
-    return Line(" ".join([message, *extras]).strip(), ts, level, list(dict.fromkeys(sources)))
+    line = Line(" ".join([message, *extras]).strip(), ts, level, list(dict.fromkeys(sources)))
+    line.trace = _trace_text(obj)
+    return line
+
+
+def _trace_text(obj: dict[str, Any]) -> str | None:
+    """A multi-line stack trace in one of the usual fields (ECS's error.stack_trace too)."""
+    for k in TRACE_KEYS:
+        value = obj.get(k)
+        if isinstance(value, dict):
+            value = value.get("stack_trace") or value.get("stack")
+        if isinstance(value, str) and "\n" in value:
+            return value
+    return None
 
 
 def _plain(rest: str) -> Line:
@@ -156,12 +184,14 @@ def _plain(rest: str) -> Line:
             rest = rest[host.end() :]
         if again := _TS.match(rest):  # kubectl --timestamps before the app's own timestamp
             rest = rest[again.end() :]
+    elif "[" in rest[:80] and (clf := _CLF_TS.search(rest[:120])):
+        line.ts = clf.group(1)  # an access log: client, then [26/Nov/2026:00:00:00 +0000]
     klog = _KLOG.match(rest)
     if klog:
         line.level = _level(klog.group(1))
         line.ts = line.ts or klog.group(2)
         rest = rest[klog.end() :]
-    if line.level is None and (level := _LEVEL.search(rest[:160])):
+    if line.level is None and (level := _LEVEL.search(rest[:100])):
         line.level = _level(level.group(1) or level.group(2) or level.group(3))
     sources += [
         value
@@ -214,10 +244,11 @@ _CHAIN = re.compile(
     r"^\s{0,8}(?:Caused by: |Suppressed: |During handling of the above|The above exception was"
     r"|Traceback \(most recent call last\)|\.\.\. \d{1,9} (?:more|common))"
 )
+_REPEAT = re.compile(r"\(x(\d{1,7}) over [\w.]{1,20}\)")
 _PY_TRACE = re.compile(r"^\s{0,8}Traceback \(most recent call last\):")
 _JAVA_HEAD = re.compile(
-    r'^(?:Exception in thread "[^"]{0,200}" )?[A-Za-z_$][\w$.]{0,300}(?:Exception|Error|Throwable)'
-    r"(?::|$)"
+    r'^(?:Exception in thread "[^"]{0,200}" |Uncaught )?(?:[A-Za-z_$][\w$.]{0,300})?'
+    r"(?:Exception|Error|Throwable)(?::|$)"
 )
 
 
@@ -226,6 +257,7 @@ class LogResult:
     findings: list[Finding]
     templates: int
     window: tuple[str | None, str | None]
+    notes: list[str] = field(default_factory=list)
 
 
 def _starts_trace(text: str, lines: list[str], i: int) -> bool:
@@ -277,6 +309,8 @@ class _LogState:
         self.details: dict[str, str] = {}  # pytest section -> first "E   " line
         self.section = ""
         self.records = 0
+        self.long_lines = 0
+        self.structured = False  # the record before had a timestamp
         self.last_ts: str | None = None  # the latest record's, for lines that carry none
         self.windows: dict[int, list[Any]] = {}  # timestamp shape -> [count, first, last]
 
@@ -373,18 +407,24 @@ class _LogState:
 def _step(state: _LogState, lines: list[str], i: int) -> int:
     """Reads the record that starts at line ``i``; returns where the next one starts."""
     raw = lines[i]
+    if len(raw) > MAX_LINE_CHARS:
+        state.long_lines += 1
     text = body(raw)
-    if text[:1] in (" ", "\t") and state.records and not is_log_line(text.lstrip()):
-        return i + 1  # a continuation line of the record before
+    if text[:1] in (" ", "\t") and state.structured and not is_log_line(text.lstrip()):
+        return i + 1  # a continuation line of the (timestamped) record before
     state.records += 1
     if _starts_trace(text, lines, i):
         end = _trace_end(lines, i)
         line = parse_line(raw)
         state.seen_at(line.ts)
         state.trace(lines[i:end], line)
+        state.structured = True
         return end
     line = parse_line(raw)
+    state.structured = line.ts is not None
     key = state.seen_at(line.ts)
+    if line.trace:
+        state.trace(line.trace.split("\n")[:MAX_TRACE_LINES], line)
     message = line.message.strip()
     if not message:
         return i + 1
@@ -395,7 +435,13 @@ def _step(state: _LogState, lines: list[str], i: int) -> int:
         state.test(failed[0], failed[1], line, raw)
         return i + 1
     kind = classify(message, line.level)
-    state.miner.add(kind, mask(message), line.ts, line.sources, raw[:MAX_LINE_CHARS], key)
+    mined = message[:MINED_CHARS]
+    repeat = _REPEAT.search(mined)  # k8s events: "(x45 over 10m)" is 45 of them
+    if repeat:
+        mined = mined[: repeat.start()] + "(x<NUM> over <DUR>)" + mined[repeat.end() :]
+    masked = mask(mined)
+    weight = int(repeat.group(1)) if repeat else 1
+    state.miner.add(kind, masked, line.ts, line.sources, raw[:MAX_LINE_CHARS], key, weight)
     return i + 1
 
 
@@ -409,4 +455,15 @@ def condense_log(text: str, material: str = "") -> LogResult:
             i += 1
             continue
         i = _step(state, lines, i)
-    return LogResult(state.findings(), state.miner.count, state.window())
+    notes = []
+    if state.long_lines:
+        notes.append(
+            f"{material}: {state.long_lines} lines longer than {MAX_LINE_CHARS} characters"
+            " were read only up to that length"
+        )
+    if state.miner.overflowed:
+        notes.append(
+            f"{material}: over {MAX_TEMPLATES} distinct templates of one kind;"
+            " the rest were grouped by their first words"
+        )
+    return LogResult(state.findings(), state.miner.count, state.window(), notes)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from drain3.drain import Drain
+from typing import TYPE_CHECKING
 
 from .model import ts_key
+
+if TYPE_CHECKING:
+    from drain3.drain import Drain
 
 MAX_TEMPLATES = 3000  # per kind; past it, new messages are grouped by their first words
 MAX_CACHE = 200_000  # masked messages remembered -> template, so repeats skip drain
@@ -25,8 +27,8 @@ class Tallied:
     examples: list[str] = field(default_factory=list)
     order: int = 0  # when it was first seen
 
-    def see(self, ts: str | None, key: str, sources: list[str], raw: str) -> None:
-        self.count += 1
+    def see(self, ts: str | None, key: str, sources: list[str], raw: str, weight: int = 1) -> None:
+        self.count += weight
         if ts:
             if self.first is None or key < self.first[0]:
                 self.first = (key, ts)
@@ -50,15 +52,21 @@ class Miner:
         self._overflow: dict[tuple[str, str], int] = {}
         self._overflow_names: dict[int, str] = {}
         self.tallies: dict[tuple[str, int], Tallied] = {}
+        self.overflowed = False
 
     def _cluster(self, kind: str, masked: str) -> int:
         drain = self._drains.get(kind)
         if drain is None:
+            # Imported here: drain3 pulls in jsonpickle (a fifth of a second), and
+            # `import prellm` should not pay for it until a log is condensed.
+            from drain3.drain import Drain
+
             drain = self._drains[kind] = Drain(depth=4, sim_th=0.4, max_children=100)
         if drain.clusters_counter < MAX_TEMPLATES:
             cluster, _ = drain.add_log_message(masked)
             return int(cluster.cluster_id)
-        head = " ".join(masked.split()[:4])
+        self.overflowed = True
+        head = " ".join(masked.split()[:3])
         key = (kind, head)
         if key not in self._overflow:
             self._overflow[key] = -1 - len(self._overflow)
@@ -66,9 +74,16 @@ class Miner:
         return self._overflow[key]
 
     def add(
-        self, kind: str, masked: str, ts: str | None, sources: list[str], raw: str, key: str = ""
+        self,
+        kind: str,
+        masked: str,
+        ts: str | None,
+        sources: list[str],
+        raw: str,
+        key: str = "",
+        weight: int = 1,
     ) -> None:
-        """One message of ``kind``; ``key`` is ``ts_key(ts)`` when the caller has it."""
+        """``weight`` messages of ``kind``; ``key`` is ``ts_key(ts)`` when the caller has it."""
         cid = self._cache.get((kind, masked))
         if cid is None:
             cid = self._cluster(kind, masked)
@@ -77,7 +92,7 @@ class Miner:
         tally = self.tallies.get((kind, cid))
         if tally is None:
             tally = self.tallies[(kind, cid)] = Tallied(kind, order=len(self.tallies))
-        tally.see(ts, key or (ts_key(ts) if ts else ""), sources, raw)
+        tally.see(ts, key or (ts_key(ts) if ts else ""), sources, raw, weight)
 
     def template(self, kind: str, cid: int) -> str:
         if cid < 0:

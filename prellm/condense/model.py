@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # What each kind weighs when findings are ranked: higher goes first.
@@ -43,6 +44,7 @@ def trim(line: str, limit: int = EXAMPLE_CHARS) -> str:
 
 
 _NON_DIGITS = re.compile(r"\D{1,40}")
+_CLF_TS = re.compile(r"^(\d{2})/([A-Za-z]{3})/(\d{4}:.{0,40})")
 _MONTHS = {
     m: f"{i + 1:02d}"
     for i, m in enumerate(
@@ -57,6 +59,10 @@ def ts_key(ts: str) -> str:
     Timestamps in one format compare correctly; fractions of a second are padded so
     ``…14.5`` sorts after ``…14.123``. Time zones are ignored.
     """
+    clf = _CLF_TS.match(ts)
+    if clf:  # 26/Nov/2026:00:00:00: year, month, day first
+        day, month_name, rest = clf.group(1), clf.group(2), clf.group(3)
+        ts = rest[:4] + _MONTHS.get(month_name.lower(), "00") + day + rest[4:]
     head, dot, frac = ts.partition(".")
     if not dot:
         head, dot, frac = ts.partition(",")
@@ -107,9 +113,29 @@ def rank(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-f.severity, -f.count))
 
 
+def _seconds(ts: str) -> float | None:
+    try:
+        return datetime.fromisoformat(ts.replace(",", ".")).timestamp()
+    except ValueError:
+        return None
+
+
+def span(first: str, last: str) -> str:
+    """ " (over 15 s)" between two ISO timestamps, "" for other formats."""
+    a, b = _seconds(first), _seconds(last)
+    if a is None or b is None or b < a:
+        return ""
+    seconds = b - a
+    if seconds < 120:
+        return f" (over {seconds:.0f} s)"
+    return (
+        f" (over {seconds / 60:.0f} min)" if seconds < 7200 else f" (over {seconds / 3600:.0f} h)"
+    )
+
+
 def _window(f: Finding) -> str:
     if f.first and f.last and f.first != f.last:
-        return f" {f.first} → {f.last}"
+        return f" {f.first} → {f.last}{span(f.first, f.last)}"
     return f" at {f.first}" if f.first else ""
 
 
@@ -126,9 +152,11 @@ def render_finding(f: Finding, number: int, multi: bool) -> str:
     where = f" [{f.material}]" if multi and f.material else ""
     head = f"{number}. {f.kind.upper()} ×{f.count}{_window(f)}{_sources(f)}{where}"
     lines = [head, f"   {f.summary}"]
-    for example in f.examples[:2]:
+    label = "" if f.kind == "section" else "e.g. "
+    shown = 2 if f.kind in INCIDENT_KINDS else 1  # first and last of an incident, else one
+    for example in f.examples[:shown]:
         if example and example != f.summary:
-            lines.append(f"   e.g. {example}")
+            lines.append(f"   {label}{example}")
     return "\n".join(lines)
 
 

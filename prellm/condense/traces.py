@@ -15,10 +15,13 @@ _PY_CAUSE = re.compile(r"^\s{0,8}The above exception was the direct cause")
 _PY_EXC = re.compile(r"^([A-Za-z_][\w.]{0,200})(?::\s?(.{0,500}))?$")
 _JAVA_HEAD = re.compile(
     r'^\s{0,8}(?:Exception in thread "[^"]{0,200}" )?(Caused by: |Suppressed: )?'
-    r"([A-Za-z_$][\w$.]{0,300}(?:Exception|Error|Throwable|Failure))"
+    r"((?:[A-Za-z_$][\w$.]{0,300})?(?:Exception|Error|Throwable|Failure))"
     r"(?::\s?(.{0,500}))?$"
 )
-_JAVA_FRAME = re.compile(r"^\s{1,16}at (?:[\w.$-]{1,100}/){0,3}([\w$.<>-]{1,400})\(([^)]{0,300})\)")
+# Java "at pkg.Class.method(File.java:12)"; Node "at fn (/app/x.js:3:9)" or "at /app/x.js:3:9".
+_JAVA_FRAME = re.compile(
+    r"^\s{1,16}at (?:[\w.$-]{1,100}/){0,3}(?:([\w$.<>\[\] -]{1,400}) ?\(([^)]{0,300})\)|(\S{1,400}))"
+)
 _JAVA_MORE = re.compile(r"^\s{1,16}\.\.\. (\d{1,9}) (?:more|common frames omitted)")
 
 PY_LIBRARY = ("site-packages", "dist-packages", "/lib/python", "<frozen", "\\lib\\", "/usr/lib/")
@@ -90,6 +93,16 @@ def _java_library(method: str) -> str | None:
     return None
 
 
+def _node_library(where: str) -> str | None:
+    if where.startswith(("node:", "internal/")):
+        return "node"
+    at = where.find("node_modules/")
+    if at < 0:
+        return None
+    parts = where[at + 13 :].split("/")
+    return "/".join(parts[:2]) if parts[0].startswith("@") else parts[0]
+
+
 def _parse_python(lines: list[str]) -> list[_Exc]:
     """Python tracebacks in print order (root cause first), as a list of exceptions."""
     printed: list[_Exc] = []
@@ -154,12 +167,12 @@ def _parse_java(lines: list[str]) -> list[_Exc]:
     for line in lines:
         frame = _JAVA_FRAME.match(line[:700])
         if frame and current is not None:
-            method, where = frame.group(1), frame.group(2)
-            library = _java_library(method)
+            method, where = frame.group(1) or "", frame.group(2) or frame.group(3) or ""
+            library = _java_library(method) or _node_library(where)
             if library:
                 current.library[library] = current.library.get(library, 0) + 1
             elif len(current.user) < 50:
-                current.user.append((f"{method}({where})", ""))
+                current.user.append((f"{method}({where})" if method else where, ""))
             continue
         more = _JAVA_MORE.match(line[:200])
         if more and current is not None:
@@ -198,12 +211,12 @@ def _findings(chain: list[_Exc], material: str) -> list[Finding]:
         folded = sum(exc.library.values()) + exc.omitted + max(0, len(exc.user) - MAX_USER_FRAMES)
         if folded:
             top = sorted(exc.library.items(), key=lambda kv: -kv[1])[:4]
-            packages = ", ".join(f"{name} ×{n}" for name, n in top)
+            packages = ", ".join(name for name, _ in top)
             out.append(
                 Finding(
                     "frame",
                     SEVERITY["frame"] - 10,
-                    f"{folded} library/omitted frames folded under {exc.type}"
+                    f"library/omitted frames folded under {exc.type}"
                     + (f" ({packages})" if packages else ""),
                     folded,
                     sources=[exc.type or outer],

@@ -40,6 +40,7 @@ from .deps import EngineDeps
 from .state import RequestState
 
 ORDINARY = frozenset({"template"})  # log lines without a sign of trouble: not read in map
+NO_QUESTION = "What does this material show? Point out the problems and their likely causes."
 PROMPT_TOKENS = 700  # the analysis prompt around the material, roughly
 
 
@@ -93,6 +94,9 @@ def _materials(
             "(log, trace, diff, document) was recognised in it: attach it with --file / files="
         )
         return query, []
+    if not question.strip():
+        state.notices.append("only material was pasted, no question: asked what it shows")
+        question = NO_QUESTION
     return question, [mining.Material("pasted", block)]
 
 
