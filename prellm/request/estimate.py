@@ -8,7 +8,7 @@ from typing import Any
 
 from ..context import estimate_tokens
 from ..messages import text_of
-from ..providers import cost_of, output_limit
+from ..providers import context_window, cost_of, output_limit
 
 PROMPT_OVERHEAD_TOKENS = 400  # preLLM's own instructions around the user's text
 RESERVE_OUTPUT_TOKENS = 4096  # answer tokens reserved without max_tokens (prellm.yaml can say)
@@ -47,6 +47,7 @@ def estimate_cost(
     """An upper estimate of a request's cost in USD (see ``request_tokens``); models
     without a known price count as free."""
     prompt, answer = request_tokens(large, query, kwargs, reserve_output_tokens)
-    large_cost = cost_of(large, prompt, answer) or 0.0
-    small_cost = cost_of(small, prompt, SMALL_ANSWER_TOKENS) or 0.0
+    # No model reads more than its context: a huge paste is condensed to fit (or refused).
+    large_cost = cost_of(large, min(prompt, context_window(large)), answer) or 0.0
+    small_cost = cost_of(small, min(prompt, context_window(small)), SMALL_ANSWER_TOKENS) or 0.0
     return large_cost + small_cost
