@@ -45,6 +45,8 @@ __all__ = [
     "load_rules",
 ]
 
+CLEAN_MEMO_CHARS, CLEAN_MEMO_SIZE = 65_536, 256
+
 # Joins the strings of a JSON value for one batched scan; no span may cover its NUL.
 _SEPARATOR = "\n\x00\n"
 
@@ -58,14 +60,18 @@ class SensitiveDataFilter:
         self._by_placeholder: dict[str, str] = {}
         self._next: Counter[str] = Counter()
         self._seen: set[str] = set()
+        self._clean: set[str] = set()  # texts already scanned and found clean (bounded)
         self.counts: Counter[str] = (
             Counter()
         )  # rule name -> distinct values found (never the values)
 
     def redact(self, text: str) -> str:
-        if not text:
-            return text
-        return self._apply(text, self._find(text))
+        if not text or text in self._clean:
+            return text  # the same text is often redacted twice per request: scan it once
+        taken = self._find(text)
+        if not taken and len(text) <= CLEAN_MEMO_CHARS and len(self._clean) < CLEAN_MEMO_SIZE:
+            self._clean.add(text)
+        return self._apply(text, taken)
 
     def _find(self, text: str, protected: Iterable[int] = ()) -> list[tuple[int, int, Rule, str]]:
         """Non-overlapping spans; where two rules' spans overlap, the earlier rule's wins."""

@@ -9,6 +9,7 @@ bounded LRU.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -54,6 +55,9 @@ def resolve_pair(model: str, settings: ServerSettings) -> ModelPair:
     return ModelPair(small=default.small, large=spec.strip() or default.large)
 
 
+CONFIG_RECHECK_S = 1.0  # an edited prellm.yaml takes effect within this
+
+
 class EnginePool:
     """Engines by (small, large, strategy, domain), the least recently used dropped first."""
 
@@ -61,13 +65,13 @@ class EnginePool:
         self.settings, self.memory, self.size = settings, memory, size
         self._engines: OrderedDict[tuple[str | None, ...], PreLLM] = OrderedDict()
         self._lock = threading.Lock()
+        self._configs: dict[str | None, tuple[float, Any]] = {}
 
     def get(
         self, pair: ModelPair, strategy: str | None = None, domain: str | None = None
     ) -> PreLLM:
         key = (pair.small, pair.large, strategy or self.settings.strategy, domain)
-        # The same Config object while prellm.yaml and its files are unchanged (stat calls).
-        config = load_config(self.settings.config, domain=domain)
+        config = self._config(domain)
         with self._lock:
             engine = self._engines.get(key)
             if engine is not None and engine.config is config:
@@ -88,6 +92,17 @@ class EnginePool:
             while len(self._engines) > self.size:
                 self._engines.popitem(last=False)
         return engine
+
+    def _config(self, domain: str | None) -> Any:
+        """The same Config object while prellm.yaml and its files are unchanged: looked
+        at (stat calls) at most once a second, not on every request."""
+        now = time.monotonic()
+        held = self._configs.get(domain)
+        if held is not None and now - held[0] < CONFIG_RECHECK_S:
+            return held[1]
+        config = load_config(self.settings.config, domain=domain)
+        self._configs[domain] = (now, config)
+        return config
 
     def allowed(self, pair: ModelPair, requested: str) -> ModelPair:
         """``pair`` if the client may use it, else 403 ``model_not_allowed``.
