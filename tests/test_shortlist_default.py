@@ -107,7 +107,8 @@ def test_eval_classify_refuses_both_shortlist_options(project):
     data = project / "d.csv"
     data.write_text("text,label\nhello,greet\nmoney back,refund\n")
     r = CliRunner().invoke(
-        cli, ["eval", "classify", str(data), "--small", "test/echo", "--shortlist", "3"]
+        cli,
+        ["eval", "classify", str(data), "--small", "test/echo", "--shortlist", "3"]
         + ["--no-shortlist"],
     )
     assert r.exit_code == 2 and "choose one" in r.stderr

@@ -193,10 +193,30 @@ def eval_classify(
 @click.option("--small", metavar="MODEL")
 @click.option("--large", metavar="MODEL")
 @click.option(
-    "--judge", metavar="MODEL", help="A model that compares answers pairwise (both orders)."
+    "--judge",
+    metavar="MODEL",
+    help="A model that compares answers pairwise, both orders (any litellm model; "
+    "default with --text-field: the embedded model, else the large one).",
 )
 @click.option("--strategies", default="passthrough,classify,structure,enrich", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1))
+@click.option(
+    "--text-field",
+    metavar="FIELD",
+    help="Read TASKS as a prompt set (JSONL, or a JSON array) with the prompt in FIELD.",
+)
+@click.option(
+    "--rewrite-field",
+    metavar="FIELD",
+    help="With --text-field: a field holding another system's rewrite of the prompt, "
+    "answered by the same large model as an extra contender.",
+)
+@click.option(
+    "--rewrite-name",
+    default="rewrite",
+    show_default=True,
+    help="The rewrite contender's name in the report (e.g. bpo).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="A fixed sample of N items (by --seed).")
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--max-tokens", type=click.IntRange(min=1), help="Cap each answer (faster on a local model)."
@@ -209,27 +229,34 @@ def eval_compare(
     large: str | None,
     judge: str | None,
     strategies: str,
+    text_field: str | None,
+    rewrite_field: str | None,
+    rewrite_name: str,
     limit: int | None,
     seed: int,
     max_tokens: int | None,
     as_json: bool,
     html_path: str | None,
 ) -> None:
-    """Run each strategy on TASKS (YAML/JSONL, or 'builtin') and score the answers."""
+    """Run each strategy on TASKS (YAML/JSONL tasks, a prompt set with --text-field, or
+    'builtin') and score the answers: checks, and wins/ties/losses against passthrough
+    (and against the prompt set's own rewrite) by a position-swapped judge."""
     from ..errors import PreLLMError
     from ..eval.compare import run_compare
-    from ..eval.data import load_tasks, sample
+    from ..eval.data import load_prompts, load_tasks, sample
     from ..providers import resolve_models
 
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
-    bad = [s for s in names if s not in strategy_names()]
-    if bad:
-        raise click.BadParameter(f"unknown strategy {bad[0]!r}", param_hint="--strategies")
+    names = _compare_names(strategies, rewrite_field and rewrite_name)
+    if rewrite_field and not text_field:
+        raise click.UsageError("--rewrite-field needs --text-field")
     try:
         small_model, large_model, _ = resolve_models(small, large)
-        items = sample(load_tasks(tasks), limit, seed)
+        every = load_prompts(tasks, text_field, rewrite_field) if text_field else load_tasks(tasks)
+        items = sample(every, limit, seed)
+        judge = judge or (_default_judge(large_model) if text_field else None)
+        rewrite = rewrite_name if rewrite_field else None
         with _progress("compare") as progress:
-            bar = progress.add_task("runs", total=len(items) * len(set(names) | {"passthrough"}))
+            bar = progress.add_task("runs", total=len(items) * (len(names) + bool(rewrite)))
             report = run_compare(
                 items,
                 small_model,
@@ -238,36 +265,87 @@ def eval_compare(
                 judge_model=judge,
                 seed=seed,
                 max_tokens=max_tokens,
+                rewrite=rewrite,
                 on_item=lambda done, total: progress.update(bar, completed=done),
             )
     except PreLLMError as exc:
         click.echo(f"prellm: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    table = [
-        {
-            "strategy": s,
-            "tasks": v["tasks"],
-            "checks passed": v["check_pass_rate"],
-            "win rate": v["win_rate_vs_passthrough"],
-            "W/T/L": f"{v['wins']}/{v['ties']}/{v['losses']}",
-            "errors": v["errors"],
-            "tokens/task": v["tokens_per_task"],
-            "cost USD": v["cost_usd"],
-        }
-        for s, v in report["strategies"].items()
-    ]
-    charts = {
-        "check pass rate": {s: v["check_pass_rate"] for s, v in report["strategies"].items()},
-        "win rate vs passthrough": {
-            s: v["win_rate_vs_passthrough"] for s, v in report["strategies"].items()
-        },
-        "cost (USD)": {s: v["cost_usd"] for s, v in report["strategies"].items()},
-    }
+    report["tasks_file"], report["sample"] = tasks, {"limit": limit, "seed": seed}
     _finish(
         report,
         as_json,
         html_path,
-        f"prellm eval compare · {small_model} → {large_model}",
-        table,
-        charts,
+        f"prellm eval compare · {Path(tasks).name} · {small_model} → {large_model}"
+        + (f" · judge {judge}" if judge else ""),
+        _compare_table(report),
+        _compare_charts(report),
     )
+
+
+def _default_judge(large: str) -> str:
+    """A prompt set has no checks: the judge is its only score."""
+    from ..providers import DEFAULT_LOCAL_MODEL, embedded_installed
+
+    return DEFAULT_LOCAL_MODEL if embedded_installed() else large
+
+
+def _compare_names(strategies: str, rewrite: str | None) -> list[str]:
+    """The --strategies list (passthrough always included), checked."""
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    bad = [s for s in names if s not in strategy_names()]
+    if bad:
+        raise click.BadParameter(f"unknown strategy {bad[0]!r}", param_hint="--strategies")
+    if rewrite and rewrite in strategy_names():
+        raise click.BadParameter(
+            f"{rewrite!r} is a strategy's name; choose another", param_hint="--rewrite-name"
+        )
+    return ["passthrough", *[s for s in names if s != "passthrough"]]
+
+
+def _wtl(v: dict[str, Any] | None) -> str:
+    return f"{v['wins']}/{v['ties']}/{v['losses']}" if v else "-"
+
+
+def _compare_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per contender; columns with nothing to show (no checks, no cost) are left out."""
+    rewrite, s = report.get("rewrite"), report["strategies"]
+    checks = any(v["check_pass_rate"] is not None for v in s.values())
+    cost = any(v["cost_usd"] for v in s.values())
+    rows = []
+    for name, v in s.items():
+        row: dict[str, Any] = {"strategy": name, "tasks": v["tasks"]}
+        if checks:
+            row["checks passed"] = v["check_pass_rate"]
+        row["W/T/L vs passthrough"] = "-" if name == "passthrough" else _wtl(v)
+        row["win rate"] = v["win_rate_vs_passthrough"]
+        if rewrite:
+            row[f"W/T/L vs {rewrite}"] = "-" if name == rewrite else _wtl(v.get(f"vs_{rewrite}"))
+        row.update(
+            {
+                "judge by position": v["judge_position_picks"],
+                "s/answer p50": v["seconds_p50"],
+                "small s mean": v["small_seconds_mean"],
+                "errors": v["errors"],
+                "tokens/task": v["tokens_per_task"],
+            }
+        )
+        if cost:
+            row["cost USD"] = v["cost_usd"]
+        rows.append(row)
+    return rows
+
+
+def _compare_charts(report: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    s = report["strategies"]
+    charts = {
+        "check pass rate": {k: v["check_pass_rate"] for k, v in s.items()},
+        "win rate vs passthrough": {k: v["win_rate_vs_passthrough"] for k, v in s.items()},
+        "seconds per answer (p50)": {k: v["seconds_p50"] for k, v in s.items()},
+        "cost (USD)": {k: v["cost_usd"] for k, v in s.items()},
+    }
+    if rw := report.get("rewrite"):
+        charts[f"win rate vs {rw}"] = {
+            k: (v.get(f"vs_{rw}") or {}).get("win_rate") for k, v in s.items()
+        }
+    return charts

@@ -135,6 +135,7 @@ class Task(BaseModel):
     query: str = Field(min_length=1)
     context: str | None = None
     checks: Checks = Field(default_factory=Checks)
+    rewrite: str | None = None  # another system's rewrite of ``query`` (a prompt set's contender)
 
 
 class TaskSet(BaseModel):
@@ -174,4 +175,65 @@ def load_tasks(path: str | Path) -> list[Task]:
         raise _validation(source, exc) from None
     for i, t in enumerate(tasks, 1):
         t.id = t.id or f"task{i}"
+    return tasks
+
+
+def _prompt_records(path: Path) -> list[tuple[int, Any]]:
+    """(line or position, record) pairs of a JSONL file or a JSON array (or {"data": [...]})."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        records = []
+        for i, line in enumerate(raw.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append((i, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{path}:{i}: not valid JSON: {exc.msg}") from None
+        return records
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise ConfigError(f"{path}: expected a JSON array of objects (or JSONL)")
+    return list(enumerate(data, 1))
+
+
+def load_prompts(
+    path: str | Path, text_field: str = "text", rewrite_field: str | None = None
+) -> list[Task]:
+    """A prompt set (JSONL, or a JSON array of objects) as tasks without checks.
+
+    ``text_field`` holds the prompt; ``rewrite_field``, if given, another system's
+    rewrite of it (BPO's ``optimized_prompt``), answered as an extra contender.
+    Task ids are ``<file stem>:<line or position>``, so a seeded sample names the
+    same items on every run.
+    """
+    path = Path(path)
+    records = _prompt_records(path)
+    if not records:
+        raise ConfigError(f"{path}: the prompt set is empty")
+    tasks = []
+    for where, rec in records:
+        if not isinstance(rec, dict):
+            raise ConfigError(f"{path}:{where}: each item must be a JSON object")
+        for name in [text_field, *([rewrite_field] if rewrite_field else [])]:
+            if not isinstance(rec.get(name), str) or not rec[name].strip():
+                known = ", ".join(sorted(rec))
+                raise ConfigError(
+                    f"{path}:{where}: no text in field {name!r} (fields: {known}); "
+                    "use --text-field/--rewrite-field"
+                )
+        tasks.append(
+            Task(
+                id=f"{path.stem}:{where}",
+                query=rec[text_field].strip(),
+                rewrite=rec[rewrite_field].strip() if rewrite_field else None,
+            )
+        )
     return tasks

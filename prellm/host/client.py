@@ -17,12 +17,25 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ProviderTimeoutError
+from ..observability.logging import get_logger
+from ..providers.direct import serve_complete, serve_stream
 from ..providers.resolve import LOCAL_PREFIX, TEST_PREFIX, is_embedded
 from .paths import LOG, SOCKET, START_LOCK, address, host_dir, secure_dir
-from .protocol import HostError, HostMismatch, identity, peer_uid, raise_error, recv, send
+from .protocol import (
+    HostError,
+    HostMismatch,
+    HostStartError,
+    identity,
+    peer_uid,
+    raise_error,
+    recv,
+    send,
+)
 
+log = get_logger("prellm.host")
 OnChunk = Callable[[dict[str, Any]], bool]
+SERVE_TEST_MODELS = False  # tests send test/ models to the host too
 DEFAULT_IDLE_S = 600.0
 START_TIMEOUT_S = 120.0  # the host is up in about a second; a slow disk, a loaded machine
 STOP_TIMEOUT_S = 10.0
@@ -56,7 +69,8 @@ def use_host() -> None:
 
     from ..providers import direct
 
-    restore = direct.enable(None if host_disabled() else HostClient())
+    usable = sys.platform.startswith("linux") and not host_disabled()  # SO_PEERCRED, /proc
+    restore = direct.enable(HostClient() if usable else None)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(restore)
@@ -69,13 +83,14 @@ class HostClient:
         self,
         directory: Path | None = None,
         *,
-        serve_test: bool = False,
+        serve_test: bool | None = None,
         command: list[str] | None = None,
     ) -> None:
         self._dir = directory
-        self.serve_test = serve_test
+        self.serve_test = SERVE_TEST_MODELS if serve_test is None else serve_test
         self.command = command  # what starts a host (tests start other builds)
         self._identity: str | None = None
+        self.unusable = False  # no host could be started: calls run in this process
 
     @property
     def directory(self) -> Path:
@@ -92,33 +107,57 @@ class HostClient:
     def serves(self, model: str) -> bool:
         return is_embedded(model) or (self.serve_test and model.startswith(TEST_PREFIX))
 
-    def complete(self, model: str, request: dict[str, Any]) -> dict[str, Any]:
-        return dict(self._retrying(lambda: self._complete(model, request)))
+    def complete(
+        self, model: str, request: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
+        return dict(
+            self._retrying(
+                lambda: self._complete(model, request, timeout),
+                lambda: serve_complete(model, request),
+            )
+        )
 
-    def stream(self, model: str, request: dict[str, Any], on_chunk: OnChunk) -> None:
-        self._retrying(lambda: self._stream(model, request, on_chunk))
+    def stream(
+        self, model: str, request: dict[str, Any], on_chunk: OnChunk, timeout: float | None = None
+    ) -> None:
+        self._retrying(
+            lambda: self._stream(model, request, on_chunk, timeout),
+            lambda: serve_stream(model, request, on_chunk),
+        )
 
-    def _retrying(self, call: Callable[[], Any]) -> Any:
+    def _retrying(self, call: Callable[[], Any], in_process: Callable[[], Any]) -> Any:
         """``call()``; a host of another build (or holding another model file) answers
-        before anything else, so it is replaced and the call made once more."""
+        before anything else, so it is replaced and the call made once more. When no
+        host can be started, the call runs in this process (and later ones too)."""
+        if self.unusable:
+            return in_process()
         try:
-            return call()
-        except HostMismatch:
-            self.replace()
-            return call()
+            try:
+                return call()
+            except HostMismatch:
+                self.replace()
+                return call()
+        except HostStartError as exc:
+            log.warning("model host unavailable, loading the model in this process: %s", exc)
+            self.unusable = True
+            return in_process()
 
-    def _complete(self, model: str, request: dict[str, Any]) -> dict[str, Any]:
-        with self._send("complete", model, request) as sock:
-            frame = recv(sock)
+    def _complete(
+        self, model: str, request: dict[str, Any], timeout: float | None
+    ) -> dict[str, Any]:
+        with self._send("complete", model, request, timeout) as sock:
+            frame = _recv(sock, model)
         if frame is None:
             raise HostError("the model host closed the connection without an answer")
         if "error" in frame:
             raise_error(frame, model)
         return dict(frame["out"])
 
-    def _stream(self, model: str, request: dict[str, Any], on_chunk: OnChunk) -> None:
-        with self._send("stream", model, request) as sock:
-            while (frame := recv(sock)) is not None:
+    def _stream(
+        self, model: str, request: dict[str, Any], on_chunk: OnChunk, timeout: float | None
+    ) -> None:
+        with self._send("stream", model, request, timeout) as sock:
+            while (frame := _recv(sock, model)) is not None:
                 if "error" in frame:
                     raise_error(frame, model)
                 if frame.get("end"):
@@ -127,7 +166,9 @@ class HostClient:
                     return  # closing the connection stops the host's generation
         raise HostError("the model host closed the stream before its end")
 
-    def _send(self, op: str, model: str, request: dict[str, Any]) -> socket.socket:
+    def _send(
+        self, op: str, model: str, request: dict[str, Any], timeout: float | None
+    ) -> socket.socket:
         msg: dict[str, Any] = {"op": op, "identity": self.identity, "request": request}
         if is_embedded(model):
             from ..providers.model_files import resolve_gguf
@@ -140,6 +181,7 @@ class HostClient:
             msg["model"] = model
         sock = self.ensure()
         try:
+            sock.settimeout(timeout)  # past it the connection closes: the host stops generating
             send(sock, msg)
         except BaseException:
             sock.close()
@@ -161,12 +203,12 @@ class HostClient:
             return None
         except OSError as exc:
             sock.close()
-            raise HostError(
+            raise HostStartError(
                 f"cannot reach the model host at {path}: {exc.strerror or exc}"
             ) from None
         if peer_uid(sock) != os.getuid():
             sock.close()
-            raise HostError(f"{path} is served by another user's process: not using it")
+            raise HostStartError(f"{path} is served by another user's process: not using it")
         return sock
 
     def status(self) -> dict[str, Any] | None:
@@ -183,7 +225,10 @@ class HostClient:
         sock = self.connect()
         if sock is not None:
             return sock
-        directory = secure_dir(self.directory)
+        try:
+            directory = secure_dir(self.directory)
+        except (ConfigError, OSError) as exc:
+            raise HostStartError(str(exc)) from None
         with _locked(directory / START_LOCK):
             sock = self.connect()  # another CLI call may have started it meanwhile
             if sock is None:
@@ -212,11 +257,11 @@ class HostClient:
             if (sock := self.connect()) is not None:
                 return sock
             if proc.poll() is not None:
-                raise HostError(
+                raise HostStartError(
                     f"the model host exited at start (see {log_path}): {_tail(log_path)}"
                 )
             time.sleep(0.02)
-        raise HostError(
+        raise HostStartError(
             f"the model host did not start within {START_TIMEOUT_S:.0f} s (see {log_path})"
         )
 
@@ -237,6 +282,15 @@ class HostClient:
     def replace(self) -> None:
         """Stop a host of another build; the next call starts one of this build."""
         self.stop()
+
+
+def _recv(sock: socket.socket, model: str) -> dict[str, Any] | None:
+    try:
+        return recv(sock)
+    except TimeoutError:
+        raise ProviderTimeoutError(
+            model, "timed out (the request's deadline)", status_code=504
+        ) from None
 
 
 @contextlib.contextmanager

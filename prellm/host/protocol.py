@@ -25,6 +25,10 @@ class HostError(PreLLMError):
     """The background model host could not be started or reached."""
 
 
+class HostStartError(HostError):
+    """No host could be started or used here; the call can run in this process instead."""
+
+
 class HostMismatch(HostError):
     """The running host is another preLLM build or holds another model file."""
 

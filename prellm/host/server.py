@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import socket
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PreLLMError
-from ..providers.direct import serve_complete, serve_stream
+from ..providers.direct import serve_complete_stoppable, serve_stream
 from ..providers.resolve import LOCAL_PREFIX, is_embedded
 from .paths import SOCKET, address, secure_dir
 from .protocol import (
@@ -191,12 +192,16 @@ class HostServer:
                 raise HostMismatch(f"host {self.identity} is another preLLM build")
             model, request = str(req.get("model") or ""), req.get("request") or {}
             self._check_file(model, req.get("gguf"))
+            t0 = time.perf_counter()
             if op == "complete":
-                send(conn, {"out": serve_complete(model, request)})
+                out = serve_complete_stoppable(model, request, lambda: _closed(conn))
+                send(conn, {"out": out})
+                usage = out.get("usage")
             elif op == "stream":
-                self._stream(conn, model, request)
+                usage = self._stream(conn, model, request)
             else:
                 raise HostError(f"unknown host operation {op!r}")
+            _log_call(op, model, usage, t0)
         except OSError:
             raise
         except Exception as exc:
@@ -219,10 +224,14 @@ class HostServer:
         if known != seen:
             raise HostMismatch(f"host holds another file at {path}")
 
-    def _stream(self, conn: socket.socket, model: str, request: dict[str, Any]) -> None:
+    def _stream(
+        self, conn: socket.socket, model: str, request: dict[str, Any]
+    ) -> dict[str, Any] | None:
         gone = threading.Event()
+        usage: dict[str, Any] = {}
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
+            usage.update(chunk.get("usage") or {})
             try:
                 send(conn, {"chunk": chunk})
             except OSError:
@@ -232,6 +241,31 @@ class HostServer:
         serve_stream(model, request, on_chunk)
         if not gone.is_set():
             send(conn, {"end": True})
+        return usage
+
+
+def _log_call(op: str, model: str, usage: Any, t0: float) -> None:
+    """Counts and time only: never a prompt or an answer."""
+    u = usage if isinstance(usage, dict) else {}
+    cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens")
+    log.info(
+        "%s %s: %s prompt tokens (%s from the KV cache), %s generated, %.0f ms",
+        op,
+        os.path.basename(model),
+        u.get("prompt_tokens", "?"),
+        "?" if cached is None else cached,
+        u.get("completion_tokens", "?"),
+        (time.perf_counter() - t0) * 1000,
+    )
+
+
+def _closed(conn: socket.socket) -> bool:
+    """Has the client closed its end (it sends nothing after its request)?"""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,12 +11,14 @@ where ``handler`` is a ``litellm.CustomLLM``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,7 +287,9 @@ _BODY_FIELDS = ("metadata", "verbosity", "user")
 _OPENAI_COMPATIBLE = {"openai", "custom_openai", "azure", "hosted_vllm", "openai_like"}
 
 
+@functools.lru_cache(maxsize=256)
 def _provider(model: str) -> str | None:
+    """litellm's provider for ``model`` (once per model: it is not cheap)."""
     try:
         return str(litellm().get_llm_provider(model=model)[1])
     except Exception:
@@ -590,9 +594,50 @@ async def check_model(model: str, timeout: float) -> dict[str, Any]:
 
 _params: frozenset[str] | None = None
 
+# completion() keywords known without importing litellm, so that checking a CLI call's
+# --max-tokens or --temperature does not cost the import (tests check they are in the list).
+COMMON_PARAMS = frozenset(
+    {
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "metadata",
+        "timeout",
+        "num_retries",
+    }
+)
 
-def completion_params() -> frozenset[str]:
+
+class _KnownParams(AbstractSet[str]):
+    """litellm's completion() keywords; the common ones answered without importing it."""
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMON_PARAMS or name in _all_completion_params()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_all_completion_params())
+
+    def __len__(self) -> int:
+        return len(_all_completion_params())
+
+
+def completion_params() -> AbstractSet[str]:
     """Every keyword litellm's ``completion()`` accepts: its own arguments and litellm's list."""
+    return _KnownParams()
+
+
+def _all_completion_params() -> frozenset[str]:
     global _params
     if _params is None:
         import inspect

@@ -51,9 +51,13 @@ class LocalBackend(Protocol):
 
     def serves(self, model: str) -> bool: ...
 
-    def complete(self, model: str, request: dict[str, Any]) -> dict[str, Any]: ...
+    def complete(
+        self, model: str, request: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]: ...
 
-    def stream(self, model: str, request: dict[str, Any], on_chunk: OnChunk) -> None: ...
+    def stream(
+        self, model: str, request: dict[str, Any], on_chunk: OnChunk, timeout: float | None = None
+    ) -> None: ...
 
 
 # --- serving a request (in this process, or in the host) ------------------------------
@@ -127,6 +131,25 @@ def _test_chunks(name: str, request: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def serve_complete_stoppable(
+    model: str, request: dict[str, Any], abandoned: Callable[[], bool]
+) -> dict[str, Any]:
+    """``serve_complete``, generated as a stream so that it stops early once
+    ``abandoned()`` (the caller went away): for a process serving others."""
+    if not is_embedded(model):
+        return serve_complete(model, request)
+    got = _Assembled()
+
+    def on_chunk(chunk: dict[str, Any]) -> bool:
+        if "error" in chunk and "choices" not in chunk:
+            raise ProviderError(model, _error_text(chunk))
+        got.take(chunk)
+        return abandoned()
+
+    serve_stream(model, request, on_chunk)
+    return got.response()
+
+
 def _delta(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
@@ -137,10 +160,14 @@ class InProcess:
     def serves(self, model: str) -> bool:
         return is_free(model)
 
-    def complete(self, model: str, request: dict[str, Any]) -> dict[str, Any]:
+    def complete(
+        self, model: str, request: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
         return serve_complete(model, request)
 
-    def stream(self, model: str, request: dict[str, Any], on_chunk: OnChunk) -> None:
+    def stream(
+        self, model: str, request: dict[str, Any], on_chunk: OnChunk, timeout: float | None = None
+    ) -> None:
         serve_stream(model, request, on_chunk)
 
 
@@ -259,6 +286,11 @@ def _deadline(deadline: float | None, params: dict[str, Any]) -> float | None:
     return min((d for d in (deadline, own) if d is not None), default=None)
 
 
+def _left(until: float | None) -> float | None:
+    """Seconds a backend may take (it drops the call after them), if bounded."""
+    return None if until is None else max(until - time.monotonic(), 0.001)
+
+
 async def _bounded(model: str, awaitable: Any, deadline: float | None) -> Any:
     if deadline is None:
         return await awaitable
@@ -284,12 +316,11 @@ async def acomplete(
 ) -> dict[str, Any]:
     """One non-streamed call, as ``Completion`` fields."""
     t0 = time.perf_counter()
-    request = request_of(messages, params)
-    backend = _route(model)
+    request, backend = request_of(messages, params), _route(model)
+    until = _deadline(deadline, params)
     try:
-        out = await _bounded(
-            model, asyncio.to_thread(backend.complete, model, request), _deadline(deadline, params)
-        )
+        call = asyncio.to_thread(backend.complete, model, request, _left(until))
+        out = await _bounded(model, call, until)
     except Exception as exc:
         raise _failure(model, exc) from exc
     return completion_fields(model, out, params.get("tools"), (time.perf_counter() - t0) * 1000)
@@ -329,6 +360,16 @@ class _Assembled:
             out.append(ToolCallDelta(index=index, id=tc.get("id"), name=name, arguments=args))
         return out
 
+    def response(self) -> dict[str, Any]:
+        """The stream as one OpenAI-shaped (non-streamed) response."""
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.parts)}
+        if self.calls:
+            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
+        return {
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish or "stop"}],
+            "usage": self.usage,
+        }
+
     def fields(self, model: str, messages: list[dict[str, Any]], t0: float) -> dict[str, Any]:
         content, usage = "".join(self.parts), self.usage or {}
         estimated = not usage.get("prompt_tokens")
@@ -365,16 +406,24 @@ async def astream(
     queue: asyncio.Queue[Any] = asyncio.Queue()
     stop, done, got = threading.Event(), object(), _Assembled()
 
+    def hand_over(item: Any) -> bool:
+        """Queue ``item`` for the consumer; False once its event loop is gone."""
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:
+            return False
+        return True
+
     def on_chunk(chunk: dict[str, Any]) -> bool:
-        loop.call_soon_threadsafe(queue.put_nowait, chunk)
-        return stop.is_set()  # True: the consumer went away, stop generating
+        # True: the consumer went away, stop generating
+        return not hand_over(chunk) or stop.is_set()
 
     def run() -> None:
         try:
-            backend.stream(model, request, on_chunk)
-            loop.call_soon_threadsafe(queue.put_nowait, done)
+            backend.stream(model, request, on_chunk, _left(until))
+            hand_over(done)
         except BaseException as exc:  # handed to the consumer, not lost
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            hand_over(exc)
 
     loop.run_in_executor(None, run)
     try:

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..messages import Conversation
 from ..models import Condensed, Decomposition, StageRecord, SubAnswer
@@ -69,7 +69,7 @@ class RequestState:
     resumed: Composition | None = None
     # analyse
     decomposition: Decomposition = field(default_factory=Decomposition)
-    cache: str = "off"  # the decomposition cache: "hit", "miss" or "off" (request/cache.py)
+    cache: Literal["hit", "miss", "off"] = "off"  # the decomposition cache (request/cache.py)
     run: Run | None = None
     # compose
     sub_answers: list[SubAnswer] = field(default_factory=list)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage, AIMessageChunk, ToolCall, ToolCallChunk
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    InvalidToolCall,
+    ToolCall,
+    ToolCallChunk,
+)
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import InvalidToolCall, tool_call_chunk
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
 from prellm import PreLLMResult, ToolCallDelta
 
@@ -74,9 +80,7 @@ def ai_message(result: PreLLMResult) -> AIMessage:
 
 
 def delta_chunk(delta: ToolCallDelta) -> AIMessageChunk:
-    chunk = tool_call_chunk(
-        name=delta.name, args=delta.arguments, id=delta.id, index=delta.index
-    )
+    chunk = tool_call_chunk(name=delta.name, args=delta.arguments, id=delta.id, index=delta.index)
     return AIMessageChunk(content="", tool_call_chunks=[chunk])
 
 
@@ -86,9 +90,7 @@ def last_chunk(result: PreLLMResult, *, text_sent: bool, calls_sent: bool) -> AI
     calls: list[ToolCallChunk] = []
     if not calls_sent:
         calls = [
-            tool_call_chunk(
-                name=c.function.name, args=c.function.arguments, id=c.id, index=i
-            )
+            tool_call_chunk(name=c.function.name, args=c.function.arguments, id=c.id, index=i)
             for i, c in enumerate(result.tool_calls)
         ]
     return AIMessageChunk(

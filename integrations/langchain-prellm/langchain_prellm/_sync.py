@@ -8,6 +8,7 @@ worker thread, as ``asyncio.run`` cannot nest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -84,7 +85,5 @@ def _iterate_in_thread(make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
     finally:
         stop.set()
         while worker.is_alive():  # unblock a pump waiting on a full queue
-            try:
+            with contextlib.suppress(queue.Empty):
                 items.get(timeout=0.05)
-            except queue.Empty:
-                pass

@@ -262,7 +262,7 @@ class ChatPreLLM(BaseChatModel):
             [schema], tool_choice=name, strict=strict, ls_structured_output_format=fmt
         )
         if _is_pydantic(schema):
-            return llm, PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+            return llm, PydanticToolsParser(tools=[schema], first_tool_only=True)
         return llm, JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
 
     def _via_json(
@@ -273,7 +273,7 @@ class ChatPreLLM(BaseChatModel):
         fmt: dict[str, Any],
     ) -> tuple[Runnable[Any, Any], Runnable[Any, Any]]:
         parser: Runnable[Any, Any] = (
-            PydanticOutputParser(pydantic_object=schema)  # type: ignore[arg-type]
+            PydanticOutputParser(pydantic_object=schema)
             if _is_pydantic(schema)
             else JsonOutputParser()
         )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_prellm import ChatPreLLM
 from langchain_tests.unit_tests import ChatModelUnitTests
+
+from langchain_prellm import ChatPreLLM
 
 
 class TestChatPreLLMUnit(ChatModelUnitTests):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_prellm import ChatPreLLM
 from langchain_tests.integration_tests import ChatModelIntegrationTests
+
+from langchain_prellm import ChatPreLLM
 
 
 class TestChatPreLLMIntegration(ChatModelIntegrationTests):
