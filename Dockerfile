@@ -50,7 +50,7 @@ COPY tests ./tests
 RUN /opt/prellm/bin/pip install ".[server,test]" "setuptools>=77" wheel
 ENV PATH=/opt/prellm/bin:$PATH \
     PRELLM_DATA_DIR=/tmp/prellm-data
-CMD ["pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider"]
+CMD ["pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", "--no-cov"]
 
 # The runtime image: the venv, a non-root user, state under /data.
 FROM ${BASE_IMAGE}

@@ -44,9 +44,11 @@ def model_of(name: str, spec: ResponseSchemaSpec) -> type[pydantic.BaseModel]:
         }
         ann = _annotation(f) if f.required else _annotation(f) | None
         fields[key] = (ann, Field(... if f.required else None, **constraints))
-    model = create_model(name.title().replace("_", "").replace("-", "") or "Response", **fields)
-    model.model_config["extra"] = "forbid"
-    return model
+    return create_model(
+        name.title().replace("_", "").replace("-", "") or "Response",
+        __config__=pydantic.ConfigDict(extra="forbid"),
+        **fields,
+    )
 
 
 @dataclass(frozen=True)

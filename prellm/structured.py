@@ -34,11 +34,16 @@ def compact_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
-    def walk(node: Any) -> Any:
+    def walk(node: Any, names: bool = False) -> Any:
+        # ``names``: the keys are field names (``properties``), never keywords to drop.
         if isinstance(node, dict):
-            if "$ref" in node:
+            if "$ref" in node and not names:
                 return walk(defs[node["$ref"].split("/")[-1]])
-            return {k: walk(v) for k, v in node.items() if k != "title"}
+            return {
+                k: walk(v, k == "properties" and not names)
+                for k, v in node.items()
+                if names or k != "title"
+            }
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node

@@ -112,8 +112,7 @@ def test_metadata_names_us_and_our_version(wheel):
         "Programming Language :: Python :: 3.11",
         "Programming Language :: Python :: 3.13",
     } <= set(classifiers)
-    urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL"))
-    assert {"Homepage", "Source", "Issues", "Changelog"} <= set(urls)
+    assert meta.get_all("Project-URL") is None  # no public home yet: no placeholder URLs
     entry = next(n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt"))
     assert "prellm = prellm.cli:main" in wheel.read(entry).decode()
 

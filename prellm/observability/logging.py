@@ -12,14 +12,15 @@ import sys
 import time
 
 _AUTH = re.compile(
-    r"(?i)(authorization|api[_-]?key|x-api-key)(['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)"
+    r"(?i)(authorization|api[_-]?key|x-api-key)(['\"]?\s*[:=]\s*['\"]?)"
+    r"((?:bearer|basic|token)\s+)?([^'\"\s,}]+)"
 )
 
 
 def scrub(text: str) -> str:
     from ..safety import SensitiveDataFilter
 
-    return _AUTH.sub(r"\1\2[REDACTED]", SensitiveDataFilter().redact(text))
+    return _AUTH.sub(r"\1\2\3[REDACTED]", SensitiveDataFilter().redact(text))
 
 
 class ScrubSecrets(logging.Filter):
@@ -31,9 +32,11 @@ class ScrubSecrets(logging.Filter):
             record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):
             record.args = {k: scrub(v) if isinstance(v, str) else v for k, v in record.args.items()}
-        if isinstance(record.msg, str):
-            record.msg = scrub(record.msg)
-        message = record.getMessage()
+        try:
+            message = record.getMessage()  # the format with its (scrubbed) arguments
+        except (TypeError, ValueError):  # a caller's bad format: scrubbed, never raised
+            record.msg, record.args = scrub(str(record.msg)), None
+            return True
         clean = scrub(message)
         if clean != message:
             record.msg, record.args = clean, None
