@@ -20,7 +20,12 @@ MAX_FUNCTION_LINES = 80
 ADAPTERS = ("prellm.engine", "prellm.api", "prellm.server", "prellm.cli", "prellm.eval")
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("prellm.config", ("prellm.pipelines", "prellm.providers", "prellm.request", *ADAPTERS)),
-    ("prellm.providers", ("prellm.request", "prellm.pipelines", "prellm.strategies", *ADAPTERS)),
+    ("prellm.condense", ("prellm.providers", "prellm.request", "prellm.config", *ADAPTERS)),
+    (
+        "prellm.providers",
+        ("prellm.host", "prellm.request", "prellm.pipelines", "prellm.strategies", *ADAPTERS),
+    ),
+    ("prellm.host", ("prellm.request", "prellm.pipelines", "prellm.strategies", *ADAPTERS)),
     ("prellm.safety", ("prellm.providers", "prellm.request", *ADAPTERS)),
     ("prellm.strategies", ("prellm.providers", "prellm.request", *ADAPTERS)),
     ("prellm.pipelines", ("prellm.request", *ADAPTERS)),
