@@ -60,7 +60,7 @@ class CondenseSpec(Strict):
         "has its pasted material condensed",
     )
     small_tokens: int = Field(
-        1000, gt=0, description="Most tokens of findings the small model reads in one call"
+        250, gt=0, description="Most tokens of findings the small model reads in one call"
     )
     evidence_tokens: int = Field(
         3000, gt=0, description="Most tokens of the evidence section the large model receives"

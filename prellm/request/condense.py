@@ -160,9 +160,9 @@ async def _read(
 ) -> AsyncGenerator[StageEvent, None]:
     """What the small model's analysis reads of the findings: directly, or mapped and reduced."""
     notable = _subset(mined, [f for f in mined.findings if f.kind not in ORDINARY])
-    listing = notable.render(budget_tokens=10**9)
+    listing = brief(notable.findings, 10**9)
     if mining.count_tokens(listing) <= spec.small_tokens or not notable.findings:
-        state.material_context = mined.render(budget_tokens=spec.small_tokens)
+        state.material_context = brief(mined.findings, spec.small_tokens)
         return
     chunks = mining.chunk(listing, spec.small_tokens)
     if len(chunks) > spec.max_map_calls:
@@ -182,7 +182,7 @@ async def _read(
         found.append(await _map(deps, state, question, text, i, len(chunks), record))
     t0 = time.perf_counter()
     merged = _subset(mined, mining.merge(found))
-    state.material_context = merged.render(budget_tokens=spec.small_tokens)
+    state.material_context = brief(merged.findings, spec.small_tokens)
     state.material_notes = merged.render(budget_tokens=spec.evidence_tokens // 4)
     record.steps.append(
         CondenseStep(
@@ -247,6 +247,23 @@ async def _map(
         )
         for f in data.findings
     ]
+
+
+def brief(findings: list[mining.Finding], budget_tokens: int) -> str:
+    """One line a finding, ranked, no example lines: what the small model reads. Its
+    prompt evaluation is the cost (a 1.5B model on 2 cores reads ~40 tokens a second at
+    2k tokens of context), so the large model alone gets the examples."""
+    lines: list[str] = []
+    used = 0
+    for f in findings:
+        where = f" ({', '.join(f.sources[:2])})" if f.sources else ""
+        line = f"- {f.kind} ×{f.count}{where}: {f.summary[:100]}"
+        used += mining.count_tokens(line) + 1
+        if used > budget_tokens:
+            lines.append(f"- … {len(findings) - len(lines)} more findings, lower ranked")
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _subset(mined: mining.Condensed, findings: list[mining.Finding]) -> mining.Condensed:
