@@ -100,8 +100,15 @@ def test_secrets_in_material_never_leave_and_are_counted():
 
 
 def test_map_reduce_reads_findings_in_chunks_and_records_each_call(tmp_path):
-    (tmp_path / "prellm.yaml").write_text("condense:\n  small_tokens: 120\n  max_map_calls: 3\n")
-    log = pod_log(3000, oom=40)
+    (tmp_path / "prellm.yaml").write_text(
+        "condense:\n  small_tokens: 60\n  map_tokens: 100\n  max_map_calls: 3\n"
+    )
+    doc = "\n\n".join(
+        f"## Runbook step {k}: restart policy {k}\n\nWhen payment pods restart, check the "
+        f"memory limit of service {k}, the liveness probe and the last deploy of step {k}. " * 3
+        for k in range(40)
+    )
+    log = doc
     clear_recorded()
     r = PreLLM("test/echo", "test/echo", "structure", config=str(tmp_path / "prellm.yaml")).run(
         QUESTION, files=[log]

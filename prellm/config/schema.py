@@ -62,6 +62,12 @@ class CondenseSpec(Strict):
     small_tokens: int = Field(
         250, gt=0, description="Most tokens of findings the small model reads in one call"
     )
+    map_tokens: int = Field(
+        1500,
+        gt=0,
+        description="Findings beyond this many tokens are read by the small model in chunks "
+        "(map), then merged by program (reduce)",
+    )
     evidence_tokens: int = Field(
         3000, gt=0, description="Most tokens of the evidence section the large model receives"
     )

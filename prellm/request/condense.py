@@ -161,10 +161,10 @@ async def _read(
     """What the small model's analysis reads of the findings: directly, or mapped and reduced."""
     notable = _subset(mined, [f for f in mined.findings if f.kind not in ORDINARY])
     listing = brief(notable.findings, 10**9)
-    if mining.count_tokens(listing) <= spec.small_tokens or not notable.findings:
+    if mining.count_tokens(listing) <= spec.map_tokens or not notable.findings:
         state.material_context = brief(mined.findings, spec.small_tokens)
         return
-    chunks = mining.chunk(listing, spec.small_tokens)
+    chunks = mining.chunk(listing, 2 * spec.small_tokens)
     if len(chunks) > spec.max_map_calls:
         record.notes.append(
             f"the small model read the {spec.max_map_calls} highest-ranked of "
