@@ -167,7 +167,8 @@ def test_the_uvicorn_config_applies_and_scrubs(capsys, monkeypatch, fmt):
     logging.config.dictConfig(config)
     logging.getLogger("uvicorn.access").info('"GET /v1/models?api_key=s3cret HTTP/1.1" 200')
     err = capsys.readouterr().err.strip()
-    assert "s3cret" not in err and "[REDACTED]" in err
+    # Once litellm is imported, its own record factory may have redacted it first.
+    assert "s3cret" not in err and "REDACTED" in err
     if fmt == "json":
         assert json.loads(err)["logger"] == "uvicorn.access"
     else:
