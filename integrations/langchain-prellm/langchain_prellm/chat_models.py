@@ -28,10 +28,10 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from prellm import PreLLM, PreLLMResult, ToolCallDelta
+from prellm.sync import iterate_sync, run_sync
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from ._convert import ai_message, delta_chunk, last_chunk
-from ._sync import iterate_sync, run_sync
 
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 _GENERATION = ("temperature", "max_tokens", "top_p", "seed", "timeout", "max_retries", "api_base")

@@ -34,9 +34,9 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from prellm.sync import iterate_sync, run_sync
 
 from ._convert import StreamState, chat_response, to_openai_messages
-from ._sync import iterate_sync, run_sync
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool

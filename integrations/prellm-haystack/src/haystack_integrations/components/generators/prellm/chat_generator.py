@@ -34,9 +34,9 @@ from haystack.utils import (
     deserialize_secrets_inplace,
     serialize_callable,
 )
+from prellm.sync import run_sync
 
 from ._convert import last_chunk, reply, text_chunk, tool_chunk
-from ._sync import run_sync
 
 _INIT = ("small_llm", "large_llm", "strategy", "pipeline", "user_context", "domain", "config")
 _INIT_MORE = ("small_kwargs", "sanitize", "trace", "budget", "api_base", "generation_kwargs")

@@ -1,4 +1,5 @@
-"""Blocking twins of coroutines and async iterators, also from inside a running event loop.
+"""Blocking twins of coroutines and async iterators, also from inside a running event loop
+(used by the framework integrations, whose sync APIs may be called from async code).
 
 preLLM's engine is async. Without a running loop in this thread, a coroutine runs on a
 private one here; with one (a notebook, an async app calling sync code), it runs on a
