@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -181,6 +183,47 @@ def test_a_stale_socket_is_replaced(home, client):
     assert (d / SOCKET).exists()
     _complete(client)
     assert client.status()["pid"] != pid
+
+
+def _dying_host(path: Path, calls: list[int]) -> socket.socket:
+    """A listener that, like a host killed mid-exit, takes one connection and drops it
+    unread (the client sees a reset), then is gone with its socket file."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def drop_one() -> None:
+        conn, _ = listener.accept()
+        _wait_for(lambda: select.select([conn], [], [], 0)[0], "the request to arrive")
+        calls.append(1)
+        path.unlink()
+        listener.close()
+        conn.close()  # unread data: the client's next read is a reset
+
+    threading.Thread(target=drop_one, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize("op", ["complete", "stream"])
+def test_a_host_dying_before_it_answers_is_replaced_and_the_call_made_again(home, client, op):
+    d = secure_dir(home / "host")
+    calls: list[int] = []
+    _dying_host(d / SOCKET, calls)
+    if op == "complete":
+        out = _complete(client)
+        assert out["choices"][0]["message"]["content"] == MSGS[0]["content"]
+    else:
+        chunks: list[dict] = []
+        client.stream("test/echo", {"messages": MSGS}, lambda c: chunks.append(c) and False)
+        text = "".join(
+            (c["choices"][0].get("delta") or {}).get("content") or ""
+            for c in chunks
+            if c["choices"]
+        )
+        assert text == MSGS[0]["content"]
+    assert calls == [1]  # the dying one got the first try
+    st = client.status()
+    assert st is not None and st["requests"] == 1 and st["pid"] != os.getpid()
 
 
 def test_a_host_of_another_build_is_replaced_not_reused(home, client):

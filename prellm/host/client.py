@@ -24,6 +24,7 @@ from ..providers.resolve import LOCAL_PREFIX, TEST_PREFIX, is_embedded
 from .paths import LOG, SOCKET, START_LOCK, address, host_dir, secure_dir
 from .protocol import (
     HostError,
+    HostGone,
     HostMismatch,
     HostStartError,
     identity,
@@ -39,6 +40,7 @@ SERVE_TEST_MODELS = False  # tests send test/ models to the host too
 DEFAULT_IDLE_S = 600.0
 START_TIMEOUT_S = 120.0  # the host is up in about a second; a slow disk, a loaded machine
 STOP_TIMEOUT_S = 10.0
+GONE_RETRIES = 3  # a host dying as we connect: its socket lingers for a moment
 
 
 def host_disabled() -> bool:
@@ -133,20 +135,37 @@ class HostClient:
             return in_process()
         try:
             try:
-                return call()
+                return self._past_dying_hosts(call)
             except HostMismatch:
                 self.replace()
-                return call()
+                return self._past_dying_hosts(call)
         except HostStartError as exc:
             log.warning("model host unavailable, loading the model in this process: %s", exc)
             self.unusable = True
             return in_process()
 
+    @staticmethod
+    def _past_dying_hosts(call: Callable[[], Any]) -> Any:
+        """A host killed as we connect resets the connection before any answer: nothing
+        was delivered, so the call is made again (and starts a new host)."""
+        for attempt in range(GONE_RETRIES):
+            try:
+                return call()
+            except HostGone:
+                if attempt == GONE_RETRIES - 1:
+                    raise
+                log.info("the model host went away before answering; calling again")
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def _complete(
         self, model: str, request: dict[str, Any], timeout: float | None
     ) -> dict[str, Any]:
-        with self._send("complete", model, request, timeout) as sock:
-            frame = _recv(sock, model)
+        try:
+            with self._send("complete", model, request, timeout) as sock:
+                frame = _recv(sock, model)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise HostGone(f"the model host reset the connection: {exc}") from None
         if frame is None:
             raise HostError("the model host closed the connection without an answer")
         if "error" in frame:
@@ -156,14 +175,20 @@ class HostClient:
     def _stream(
         self, model: str, request: dict[str, Any], on_chunk: OnChunk, timeout: float | None
     ) -> None:
-        with self._send("stream", model, request, timeout) as sock:
-            while (frame := _recv(sock, model)) is not None:
-                if "error" in frame:
-                    raise_error(frame, model)
-                if frame.get("end"):
-                    return
-                if on_chunk(frame["chunk"]):
-                    return  # closing the connection stops the host's generation
+        answered = False
+        try:
+            with self._send("stream", model, request, timeout) as sock:
+                while (frame := _recv(sock, model)) is not None:
+                    answered = True
+                    if "error" in frame:
+                        raise_error(frame, model)
+                    if frame.get("end"):
+                        return
+                    if on_chunk(frame["chunk"]):
+                        return  # closing the connection stops the host's generation
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            if not answered:  # no chunk delivered yet: safe to call again
+                raise HostGone(f"the model host reset the connection: {exc}") from None
         raise HostError("the model host closed the stream before its end")
 
     def _send(

@@ -33,6 +33,10 @@ class HostMismatch(HostError):
     """The running host is another preLLM build or holds another model file."""
 
 
+class HostGone(HostError):
+    """The host closed the connection before answering anything (it was dying)."""
+
+
 def send(sock: socket.socket, obj: dict[str, Any]) -> None:
     data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
     if len(data) > MAX_FRAME:
