@@ -17,7 +17,7 @@ from .structured import compact_schema
 
 def _annotation(spec: FieldSpec) -> Any:
     if spec.enum:
-        return Literal[tuple(spec.enum)]  # type: ignore[valid-type]
+        return Literal[tuple(spec.enum)]
     if spec.type == "array":
         return list[_annotation(spec.items) if spec.items else Any]  # type: ignore[misc]
     if spec.type == "object":

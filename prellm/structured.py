@@ -48,7 +48,7 @@ def compact_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return node
 
-    out = walk(schema)
+    out: dict[str, Any] = walk(schema)
     out["additionalProperties"] = False
     return out
 
@@ -144,7 +144,7 @@ async def ask_json(
             raise
         except ProviderError as exc:
             out.stages.append(
-                StageRecord(stage=attempt, model=model, role=role, ok=False, error=exc.cause)  # type: ignore[arg-type]
+                StageRecord(stage=attempt, model=model, role=role, ok=False, error=exc.cause)
             )
             out.failure = exc
             return out

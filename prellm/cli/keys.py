@@ -18,7 +18,7 @@ from .main import cli
 CLEAR = "none"  # --budget none, --rpm none ...: remove that limit
 
 
-class OptionalNumber(click.ParamType):
+class OptionalNumber(click.ParamType):  # type: ignore[type-arg]
     """A number, or ``none`` to clear the limit."""
 
     name = "NUMBER|none"

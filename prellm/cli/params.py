@@ -18,7 +18,7 @@ def strategy_names() -> tuple[str, ...]:
     return NAMES
 
 
-class StrategyChoice(click.ParamType):
+class StrategyChoice(click.ParamType):  # type: ignore[type-arg]
     """A strategy name, checked against the registry."""
 
     name = "strategy"

@@ -195,4 +195,5 @@ def _load(found: Path | None, domain: str | None) -> Config:
 
 
 def default_intents() -> list[dict[str, str]]:
-    return shipped_yaml("intents.yaml")["intents"]
+    intents: list[dict[str, str]] = shipped_yaml("intents.yaml")["intents"]
+    return intents

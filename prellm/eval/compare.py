@@ -31,10 +31,12 @@ from .metrics import percentile
 JUDGE_SCHEMA = {
     "type": "object",
     "properties": {
+        # The reason comes first: a small judge that has to compare before it picks
+        # is less likely to pick by position (decoding follows the property order).
+        "reason": {"type": "string", "maxLength": 300},
         "winner": {"type": "string", "enum": ["A", "B", "tie"]},
-        "reason": {"type": "string", "maxLength": 200},
     },
-    "required": ["winner", "reason"],
+    "required": ["reason", "winner"],
     "additionalProperties": False,
 }
 
@@ -71,7 +73,7 @@ async def judge(judge_model: str, task: Task, first: str, second: str, seed: int
         [{"role": "user", "content": text}],
         temperature=0,
         seed=seed,
-        max_tokens=120,
+        max_tokens=200,
         response_format=rf,
     )
     try:

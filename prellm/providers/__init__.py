@@ -111,7 +111,7 @@ def litellm() -> Any:
             kept = [p for p in _ll.custom_provider_map if p["provider"] not in dict(providers)]
             ours: list[Any] = [{"provider": name, "custom_handler": h} for name, h in providers]
             _ll.custom_provider_map = [*kept, *ours]
-            _ll.utils.custom_llm_setup()
+            _ll.utils.custom_llm_setup()  # type: ignore[no-untyped-call]
             _litellm = _ll
     return _litellm
 
@@ -136,7 +136,7 @@ class Completion:
         return StageRecord(
             stage=stage,
             model=self.model,
-            role=role,  # type: ignore[arg-type]
+            role=role,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,
             cost_usd=self.cost_usd,

@@ -10,14 +10,14 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 
 from ..errors import ProviderError
 from .embedded import _error_text, _request, get_runtime, tool_call_in_text
+from .litellm_handler import Call, Handler
 
 
-class EmbeddedLLM(CustomLLM):
+class EmbeddedLLM(Handler):
     """litellm handler for ``local/<name-or-path>`` models."""
 
     def _fill(
@@ -26,7 +26,7 @@ class EmbeddedLLM(CustomLLM):
         from litellm.types.utils import ChatCompletionMessageToolCall
 
         choice = out["choices"][0]
-        message = model_response.choices[0].message  # type: ignore[union-attr]
+        message = model_response.choices[0].message
         content = choice["message"].get("content") or ""
         calls = choice["message"].get("tool_calls") or []
         if not calls and (found := tool_call_in_text(content, tools)):
@@ -44,62 +44,15 @@ class EmbeddedLLM(CustomLLM):
         )
         return model_response
 
-    def completion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ):  # type: ignore[override]  # noqa: E501
-        out = get_runtime(model).complete(_request(messages, optional_params))
-        return self._fill(model_response, out, optional_params.get("tools"))
+    def answer(self, call: Call) -> ModelResponse:
+        out = get_runtime(call.model).complete(_request(call.messages, call.params))
+        return self._fill(call.response, out, call.params.get("tools"))
 
-    async def acompletion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ):  # type: ignore[override]  # noqa: E501
-        rt = await asyncio.to_thread(get_runtime, model)
-        out = await asyncio.to_thread(rt.complete, _request(messages, optional_params))
-        return self._fill(model_response, out, optional_params.get("tools"))
-
-    def streaming(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
+    def chunks(self, call: Call) -> Iterator[GenericStreamingChunk]:
         # Generation runs in a thread; chunks are yielded as llama.cpp produces them.
         import queue as queue_mod
 
-        rt = get_runtime(model)
+        rt = get_runtime(call.model)
         chunks: queue_mod.Queue[Any] = queue_mod.Queue()
         stop = threading.Event()
         done = object()
@@ -110,7 +63,7 @@ class EmbeddedLLM(CustomLLM):
 
         def run() -> None:
             try:
-                rt.stream(_request(messages, optional_params), on_chunk)
+                rt.stream(_request(call.messages, call.params), on_chunk)
                 chunks.put(done)
             except BaseException as exc:  # handed to the consumer, not lost
                 chunks.put(exc)
@@ -119,33 +72,14 @@ class EmbeddedLLM(CustomLLM):
         worker.start()
         try:
             while (item := chunks.get()) is not done:
-                if isinstance(item, BaseException):
-                    raise item
-                if "error" in item and "choices" not in item:
-                    raise ProviderError(f"local/{model}", _error_text(item))
-                if g := _generic(item):
+                if g := _checked(call.model, item):
                     yield g
         finally:
             stop.set()
             worker.join()
 
-    # litellm declares the base as a coroutine returning an iterator; ours is an async generator.
-    async def astreaming(  # type: ignore[override]
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ) -> AsyncIterator[GenericStreamingChunk]:
-        rt = await asyncio.to_thread(get_runtime, model)
+    async def achunks(self, call: Call) -> AsyncIterator[GenericStreamingChunk]:
+        rt = await asyncio.to_thread(get_runtime, call.model)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
@@ -157,26 +91,28 @@ class EmbeddedLLM(CustomLLM):
 
         def run() -> None:
             try:
-                rt.stream(_request(messages, optional_params), on_chunk)
+                rt.stream(_request(call.messages, call.params), on_chunk)
                 loop.call_soon_threadsafe(queue.put_nowait, done)
             except BaseException as exc:  # handed to the consumer, not lost
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
 
         worker = loop.run_in_executor(None, run)
         try:
-            while True:
-                item = await queue.get()
-                if item is done:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                if "error" in item and "choices" not in item:
-                    raise ProviderError(f"local/{model}", _error_text(item))
-                if g := _generic(item):
+            while (item := await queue.get()) is not done:
+                if g := _checked(call.model, item):
                     yield g
         finally:
             stop.set()  # the consumer went away early: let generation end
             await worker
+
+
+def _checked(model: str, item: Any) -> GenericStreamingChunk | None:
+    """One item from the generating thread: its error raised, else its generic chunk."""
+    if isinstance(item, BaseException):
+        raise item
+    if "error" in item and "choices" not in item:
+        raise ProviderError(f"local/{model}", _error_text(item))
+    return _generic(item)
 
 
 def _generic(chunk: dict[str, Any]) -> GenericStreamingChunk | None:

@@ -6,96 +6,66 @@ Imported only when litellm is (``prellm.providers.litellm()`` registers it).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from litellm import CustomLLM
 from litellm.llms.custom_llm import CustomLLMError
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 
 from ..errors import ProviderError
+from .litellm_handler import Call, Handler
 from .testing import Reply, _reply, _tool_calls, _usage, _vector
 
 
-def _litellm_reply(model: str, messages: list[dict[str, Any]], params: Any) -> Reply:
+def _litellm_reply(call: Call) -> Reply:
     try:
-        return _reply(model, messages, dict(params))
+        return _reply(call.model, call.messages, call.params)
     except ProviderError as exc:  # litellm maps its own error type to a status
-        raise CustomLLMError(status_code=exc.status_code or 500, message=exc.cause) from None
+        raise CustomLLMError(  # type: ignore[no-untyped-call]
+            status_code=exc.status_code or 500, message=exc.cause
+        ) from None
 
 
-class TestLLM(CustomLLM):
-    def completion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response: ModelResponse,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ):  # type: ignore[override]  # noqa: E501
-        reply = _litellm_reply(model, messages, optional_params)
+def _chunk(text: str = "", tool_use: Any = None) -> GenericStreamingChunk:
+    return {
+        "text": text,
+        "is_finished": False,
+        "finish_reason": "",
+        "usage": None,
+        "index": 0,
+        "tool_use": tool_use,
+    }
+
+
+class TestLLM(Handler):
+    def answer(self, call: Call) -> ModelResponse:
+        from litellm.types.utils import ChatCompletionMessageToolCall
+
+        reply = _litellm_reply(call)
         text = reply if isinstance(reply, str) else reply.get("content") or ""
-        message = model_response.choices[0].message  # type: ignore[union-attr]
+        response = call.response
+        message = response.choices[0].message
         message.content = text if isinstance(reply, str) else reply.get("content")
         if isinstance(reply, dict) and reply.get("tool_calls"):
-            from litellm.types.utils import ChatCompletionMessageToolCall
-
             message.tool_calls = [ChatCompletionMessageToolCall(**c) for c in _tool_calls(reply)]
-            model_response.choices[0].finish_reason = "tool_calls"
-        p, c = _usage(
-            messages, text + json.dumps(_tool_calls(reply) if isinstance(reply, dict) else [])
-        )
-        model_response.usage = Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)  # type: ignore[attr-defined]
-        return model_response
+            response.choices[0].finish_reason = "tool_calls"
+        calls = _tool_calls(reply) if isinstance(reply, dict) else []
+        p, c = _usage(call.messages, text + json.dumps(calls))
+        response.usage = Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c)  # type: ignore[attr-defined]
+        return response
 
-    async def acompletion(self, *args, **kwargs):  # type: ignore[override]
-        return self.completion(*args, **kwargs)
+    async def aanswer(self, call: Call) -> ModelResponse:
+        return self.answer(call)  # instant: no thread needed
 
-    def streaming(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ) -> Iterator[GenericStreamingChunk]:  # type: ignore[override]  # noqa: E501
-        reply = _litellm_reply(model, messages, optional_params)
+    def chunks(self, call: Call) -> Iterator[GenericStreamingChunk]:
+        reply = _litellm_reply(call)
         text = reply if isinstance(reply, str) else reply.get("content") or ""
         calls = _tool_calls(reply) if isinstance(reply, dict) else []
-        words = text.split(" ") if text else []
-        for i, w in enumerate(words):
-            yield {
-                "text": w if i == 0 else " " + w,
-                "is_finished": False,
-                "finish_reason": "",
-                "usage": None,
-                "index": 0,
-                "tool_use": None,
-            }
-        for i, call in enumerate(calls):
-            yield {
-                "text": "",
-                "is_finished": False,
-                "finish_reason": "",
-                "usage": None,
-                "index": 0,
-                "tool_use": {**call, "index": i},  # type: ignore[typeddict-item]
-            }
-        p, c = _usage(messages, text + json.dumps(calls))
+        for i, word in enumerate(text.split(" ") if text else []):
+            yield _chunk(word if i == 0 else " " + word)
+        for i, tool_call in enumerate(calls):
+            yield _chunk(tool_use={**tool_call, "index": i})
+        p, c = _usage(call.messages, text + json.dumps(calls))
         yield {
             "text": "",
             "is_finished": True,
@@ -105,11 +75,9 @@ class TestLLM(CustomLLM):
             "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
         }
 
-    async def astreaming(self, *args, **kwargs) -> AsyncIterator[GenericStreamingChunk]:  # type: ignore[override]
-        for chunk in self.streaming(*args, **kwargs):
-            yield chunk
-
-    def embedding(self, model, input, model_response, *args, **kwargs):  # type: ignore[override]
+    def embedding(
+        self, model: str, input: list[Any], model_response: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         """Deterministic unit vectors from each text's hash: equal texts, equal vectors."""
         dims = int((kwargs.get("optional_params") or {}).get("dimensions") or 8)
         model_response.data = [
@@ -120,5 +88,5 @@ class TestLLM(CustomLLM):
         model_response.usage = Usage(prompt_tokens=tokens, completion_tokens=0, total_tokens=tokens)
         return model_response
 
-    async def aembedding(self, *args, **kwargs):  # type: ignore[override]
+    async def aembedding(self, *args: Any, **kwargs: Any) -> Any:
         return self.embedding(*args, **kwargs)

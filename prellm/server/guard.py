@@ -80,7 +80,8 @@ class Guard:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         raw = list(scope.get("headers") or [])
         if refused := self._refusal(scope, raw):
             return await error_response(refused)(scope, receive, send)
@@ -93,7 +94,7 @@ class Guard:
 
         async def limited() -> dict[str, Any]:
             nonlocal seen
-            message = await receive()
+            message: dict[str, Any] = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
                 raise too_big

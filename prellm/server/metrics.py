@@ -111,7 +111,7 @@ class Metrics:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         if teams is not None:
             scrape = CollectorRegistry()
             scrape.register(_Both(registry, TeamBudgets(teams)))
@@ -168,7 +168,8 @@ class MetricsMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         t0 = time.perf_counter()
         status = 500
         done = False
