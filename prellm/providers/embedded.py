@@ -27,21 +27,6 @@ from .model_files import INSTALL_HINT, resolve_gguf
 
 log = get_logger("prellm.providers.embedded")
 
-# OpenAI request fields llama.cpp's chat endpoint understands.
-_PASSED = {
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "stop",
-    "seed",
-    "response_format",
-    "presence_penalty",
-    "frequency_penalty",
-    "n_predict",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-}
 _FENCED = re.compile(r"^\s*(?:```(?:json)?\s*)?(\{.*\})\s*(?:```)?\s*$", re.S)
 
 
@@ -155,9 +140,3 @@ def get_runtime(model: str) -> EmbeddedRuntime:
             rt = _runtimes[path] = EmbeddedRuntime(path, cache_ram_mib=_cache_ram_mib)
         _by_name[model] = rt
         return rt
-
-
-def _request(messages: list[dict[str, Any]], optional_params: dict[str, Any]) -> dict[str, Any]:
-    req: dict[str, Any] = {"messages": messages}
-    req.update({k: v for k, v in optional_params.items() if k in _PASSED and v is not None})
-    return req

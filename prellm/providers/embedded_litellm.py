@@ -13,7 +13,8 @@ from typing import Any
 from litellm.types.utils import GenericStreamingChunk, ModelResponse, Usage
 
 from ..errors import ProviderError
-from .embedded import _error_text, _request, get_runtime, tool_call_in_text
+from .direct import request_of
+from .embedded import _error_text, get_runtime, tool_call_in_text
 from .litellm_handler import Call, Handler
 
 
@@ -45,7 +46,7 @@ class EmbeddedLLM(Handler):
         return model_response
 
     def answer(self, call: Call) -> ModelResponse:
-        out = get_runtime(call.model).complete(_request(call.messages, call.params))
+        out = get_runtime(call.model).complete(request_of(call.messages, call.params))
         return self._fill(call.response, out, call.params.get("tools"))
 
     def chunks(self, call: Call) -> Iterator[GenericStreamingChunk]:
@@ -63,7 +64,7 @@ class EmbeddedLLM(Handler):
 
         def run() -> None:
             try:
-                rt.stream(_request(call.messages, call.params), on_chunk)
+                rt.stream(request_of(call.messages, call.params), on_chunk)
                 chunks.put(done)
             except BaseException as exc:  # handed to the consumer, not lost
                 chunks.put(exc)
@@ -91,7 +92,7 @@ class EmbeddedLLM(Handler):
 
         def run() -> None:
             try:
-                rt.stream(_request(call.messages, call.params), on_chunk)
+                rt.stream(request_of(call.messages, call.params), on_chunk)
                 loop.call_soon_threadsafe(queue.put_nowait, done)
             except BaseException as exc:  # handed to the consumer, not lost
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
