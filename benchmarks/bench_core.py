@@ -5,8 +5,11 @@
 Prints: `import prellm` and `prellm --help` wall time (median of 7 runs, minus a
 bare interpreter start for the import), then per strategy the small stage's
 latency p50/p95 with the embedded model, the small calls per query and the small
-model's output tokens. The large model is the deterministic test model, so only
-the preprocessing is timed.
+model's output tokens (the decomposition cache off, so every query reaches the model),
+and last the decomposition cache: the same query asked again in a warm process, timed
+end to end (``engine.run``), with its small calls. The large model is the deterministic
+test model, so only the preprocessing is timed. State (cache, traces) goes to a fresh
+temporary data directory.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 QUERIES = [
@@ -86,12 +90,11 @@ def small_stage(strategies: list[str], n: int) -> None:
     queries = (QUERIES * (n // len(QUERIES) + 1))[:n]
     for name in strategies:
         engine = PreLLM(local, "test/echo", name)
-        engine.run(
-            queries[0]
-        )  # a first call per strategy fills llama.cpp's prompt cache, as in steady use
+        # A first call per strategy fills llama.cpp's prompt cache, as in steady use.
+        engine.run(queries[0], cache=False)
         ms, calls, out_tokens, fallbacks = [], [], [], 0
         for q in queries:
-            r = engine.run(q)
+            r = engine.run(q, cache=False)
             small = [s for s in r.stages if s.role == "small"]
             ms.append(sum(s.ms for s in small) / 1000)
             calls.append(len(small))
@@ -103,6 +106,26 @@ def small_stage(strategies: list[str], n: int) -> None:
         )
 
 
+def cache_hits(n: int, strategy: str = "structure") -> None:
+    """The same query again: end-to-end time of the hit and its small calls."""
+    from prellm import PreLLM
+
+    engine = PreLLM("local/qwen2.5-coder-1.5b", "test/echo", strategy)
+    ms, small_calls, hits = [], [], 0
+    for q in QUERIES[:n]:
+        engine.run(q)  # a miss: analysed and stored
+        t0 = time.perf_counter()
+        r = engine.run(q)
+        ms.append((time.perf_counter() - t0) * 1000)
+        small_calls.append(sum(s.role == "small" for s in r.stages))
+        hits += r.cache == "hit"
+    print(
+        f"\ncache hit ({strategy}, n={n}): p50 {statistics.median(ms):.1f} ms, "
+        f"p95 {pct(ms, 0.95):.1f} ms end to end, {statistics.mean(small_calls):.2f} small calls, "
+        f"{hits}/{n} hits"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,11 +133,16 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--strategies", default="classify,structure,split,enrich,auto")
     ap.add_argument("--startup-only", action="store_true")
+    ap.add_argument("--cache-queries", type=int, default=10, help="0: no cache-hit row")
     args = ap.parse_args()
+    os.environ["PRELLM_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-core-")
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     startup()
     if not args.startup_only:
-        small_stage(args.strategies.split(","), args.queries)
+        if args.strategies:
+            small_stage(args.strategies.split(","), args.queries)
+        if args.cache_queries:
+            cache_hits(min(args.cache_queries, len(QUERIES)))
 
 
 if __name__ == "__main__":

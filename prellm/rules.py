@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from .config.schema import DomainRule
 
 # Letters NFKD does not decompose into a base letter plus an accent; both cases fold alike.
-_EXTRA = str.maketrans(
-    {"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ß": "ss"}
-)
+_EXTRA = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ß": "ss"})
 
 
 def normalize(text: str) -> str:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 UserContext = str | dict[str, Any] | None
 FileInput = str | bytes | Mapping[str, Any] | os.PathLike[str] | Material
 ResponseSchema = str | dict[str, Any] | type[pydantic.BaseModel] | None
+# Sampling parameters litellm passes on to the providers that take them (Anthropic, Gemini,
+# Ollama, OpenAI-compatible servers) though its completion() does not name them; the
+# Anthropic endpoint forwards its ``top_k``.
+PROVIDER_PARAMS = frozenset({"top_k"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def check_llm_kwargs(kwargs: Mapping[str, Any], where: str = "run()") -> dict[st
     from ..providers import completion_params
 
     known = completion_params()
-    unknown = sorted(k for k in kwargs if k not in known)
+    unknown = sorted(k for k in kwargs if k not in known and k not in PROVIDER_PARAMS)
     if unknown:
         name = unknown[0]
         options = list(inspect.signature(run_options).parameters)
