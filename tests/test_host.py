@@ -443,6 +443,8 @@ def test_embedded_model_through_the_host(home):
     assert first["choices"][0]["message"]["content"]
     st = c.status()
     assert len(st["models"]) == 1 and st["models"][0].endswith(".gguf")
+    # The host started for that call loaded the model before it listened.
+    assert list(st["preloaded"]) == st["models"] and st["preloaded"][st["models"][0]] > 0
     c.complete("local/qwen2.5-coder-1.5b", req)
     again = c.status()
     assert again["pid"] == st["pid"] and again["requests"] == 2 and again["models"] == st["models"]
@@ -469,3 +471,15 @@ def test_common_call_options_are_checked_without_litellm():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "False", out.stderr
     assert set(completion_params()) >= COMMON_PARAMS  # every shortcut is a real parameter
+
+
+def test_a_model_that_fails_to_preload_leaves_the_host_serving(home, client):
+    # The host logs why and answers; a request for that model would report the cause.
+    bogus = home / "not-a-model.gguf"
+    bogus.write_bytes(b"GGUF but not really")
+    client.ensure(preload=bogus).close()
+    st = client.status()
+    assert st is not None and st["preloaded"] == {}
+    assert _complete(client)["choices"][0]["message"]["content"] == MSGS[0]["content"]
+    log = (home / "host" / "host.log").read_text()
+    assert "preloading not-a-model.gguf failed" in log

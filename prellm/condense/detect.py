@@ -173,9 +173,8 @@ def _after_prose(lines: list[str], hits: list[bool]) -> int:
     after = 0
     run = 0
     last_hit = max((i for i, hit in enumerate(hits) if hit), default=-1)
-    for i, (line, hit) in enumerate(zip(lines, hits, strict=True)):
-        if i >= last_hit:
-            break
+    for i in range(last_hit):  # the lines before the last structured one
+        line, hit = lines[i], hits[i]
         if _is_prose(line, hit):
             run += 1
             if run >= 3:

@@ -38,7 +38,7 @@ log = get_logger("prellm.host")
 OnChunk = Callable[[dict[str, Any]], bool]
 SERVE_TEST_MODELS = False  # tests send test/ models to the host too
 DEFAULT_IDLE_S = 600.0
-START_TIMEOUT_S = 120.0  # the host is up in about a second; a slow disk, a loaded machine
+START_TIMEOUT_S = 180.0  # up in seconds (model load included); a slow disk, a loaded machine
 STOP_TIMEOUT_S = 10.0
 GONE_RETRIES = 3  # a host dying as we connect: its socket lingers for a moment
 
@@ -193,6 +193,7 @@ class HostClient:
         self, op: str, model: str, request: dict[str, Any], timeout: float | None
     ) -> socket.socket:
         msg: dict[str, Any] = {"op": op, "identity": self.identity, "request": request}
+        path: Path | None = None
         if is_embedded(model):
             from ..providers.model_files import resolve_gguf
 
@@ -202,7 +203,9 @@ class HostClient:
             msg["gguf"] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         else:
             msg["model"] = model
-        sock = self.ensure()
+        # A host started for this call loads the model before it listens: the load is
+        # start-up time, not the request's (its deadline starts below).
+        sock = self.ensure(preload=path)
         try:
             sock.settimeout(timeout)  # past it the connection closes: the host stops generating
             send(sock, msg)
@@ -243,8 +246,9 @@ class HostClient:
             send(sock, {"op": "status"})
             return recv(sock)
 
-    def ensure(self) -> socket.socket:
-        """A connection to a running host, starting one first if none runs."""
+    def ensure(self, preload: Path | None = None) -> socket.socket:
+        """A connection to a running host, starting one first if none runs (one that
+        loads the GGUF ``preload`` before it listens, when given)."""
         sock = self.connect()
         if sock is not None:
             return sock
@@ -255,12 +259,14 @@ class HostClient:
         with _locked(directory / START_LOCK):
             sock = self.connect()  # another CLI call may have started it meanwhile
             if sock is None:
-                sock = self._start(directory)
+                sock = self._start(directory, preload)
         return sock
 
-    def _start(self, directory: Path) -> socket.socket:
+    def _start(self, directory: Path, preload: Path | None = None) -> socket.socket:
         (directory / SOCKET).unlink(missing_ok=True)  # stale: nobody listens on it
         cmd = self.command or [sys.executable, "-m", "prellm.host"]
+        if preload is not None:
+            cmd = [*cmd, "--preload", str(preload)]
         log_path = directory / LOG
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:

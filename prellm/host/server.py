@@ -64,6 +64,19 @@ class HostServer:
         self.stopping = threading.Event()
         self.files: dict[str, tuple[int, int]] = {}  # GGUF path -> (size, mtime_ns) when loaded
         self.inode: int | None = None
+        self.preloaded: dict[str, float] = {}  # GGUF path -> load ms, loaded before listening
+
+    def preload(self, path: Path) -> None:
+        """Load a GGUF before listening, so the first request does not pay for the load.
+        A file that does not load is logged; the request that needs it reports why."""
+        from ..providers.embedded import get_runtime
+
+        try:
+            rt = get_runtime(str(path))
+        except PreLLMError as exc:
+            log.error("preloading %s failed: %s", path.name, exc)
+            return
+        self.preloaded[str(path)] = round(rt.load_ms, 1)
 
     # --- socket lifecycle ---------------------------------------------------------
 
@@ -158,6 +171,7 @@ class HostServer:
                 "active": self.active,
                 "requests": self.requests,
                 "models": sorted(self.files),
+                "preloaded": dict(self.preloaded),
                 "rss_bytes": rss_bytes(),
             }
 
@@ -273,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--idle", type=float, default=600.0)
     parser.add_argument("--identity", default=None, help=argparse.SUPPRESS)  # tests
+    parser.add_argument("--preload", type=Path, default=None, help="a GGUF to load first")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from ..providers.embedded import set_prompt_cache
@@ -281,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     server = HostServer(args.dir, args.idle, args.identity)
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     signal.signal(signal.SIGINT, lambda *_: server.stop())
+    if args.preload is not None:
+        server.preload(args.preload)
     try:
         return server.serve()
     except HostError as exc:

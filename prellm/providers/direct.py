@@ -296,6 +296,8 @@ async def _bounded(model: str, awaitable: Any, deadline: float | None) -> Any:
         return await awaitable
     left = deadline - time.monotonic()
     if left <= 0:
+        if asyncio.iscoroutine(awaitable):
+            awaitable.close()  # never started: no "coroutine was never awaited" warning
         raise ProviderTimeoutError(model, "the request's deadline passed", status_code=504)
     try:
         return await asyncio.wait_for(awaitable, left)
