@@ -326,6 +326,12 @@ def test_messages_failing_model_is_a_502_and_a_stream_error_event(app):
             model=FAILING, max_tokens=20, messages=[{"role": "user", "content": "Deploy"}]
         )
     assert err.value.status_code == 502 and "configured to fail" in str(err.value)
+    # In Anthropic's error shape, as Anthropic's clients read it.
+    assert err.value.body == {
+        "type": "error",
+        "error": {"type": "api_error", "message": "test/fail: test model configured to fail"},
+        "request_id": None,
+    }
     r = http.post(
         "/v1/messages",
         json={
@@ -343,6 +349,20 @@ def test_messages_failing_model_is_a_502_and_a_stream_error_event(app):
     assert events[0]["type"] == "message_start"
     assert events[-1] == {
         "type": "error",
-        "error": {"type": "upstream_error", "message": "test/fail: test model configured to fail"},
+        "error": {"type": "api_error", "message": "test/fail: test model configured to fail"},
     }
     assert not any(e["type"] == "message_stop" for e in events)
+
+
+def test_messages_refusals_come_in_anthropics_error_shape_and_chat_keeps_openais(app):
+    http = app(strategy="classify")
+    bad = http.post("/v1/messages", json={"model": "test/echo", "messages": "nope"})
+    assert bad.status_code == 400
+    assert bad.json()["type"] == "error"
+    assert bad.json()["error"]["type"] == "invalid_request_error"
+    assert "messages" in bad.json()["error"]["message"]
+    missing = http.post("/v1/messages/nothing-here", json={})
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+    chat = http.post("/v1/chat/completions", json={"model": "test/echo", "messages": "nope"})
+    assert chat.status_code == 400
+    assert set(chat.json()) == {"error"} and chat.json()["error"]["code"] == "invalid_request"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import PreLLMError
 from ..models import PreLLMResult, ToolCallDelta
-from .errors import from_prellm
+from .errors import anthropic_body, from_prellm
 from .schemas import PrellmOptions
 
 STOP = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
@@ -281,6 +281,6 @@ async def stream(model: str, first: Any, events: AsyncIterator[Any]) -> AsyncIte
                 break
     except PreLLMError as exc:
         err = from_prellm(exc)
-        yield _event("error", {"error": {"type": err.type, "message": err.message}})
+        yield _event("error", {"error": anthropic_body(err.status, err.message)["error"]})
         return
     yield _event("message_stop", {})

@@ -25,8 +25,8 @@ from .auth import principal_of
 from .body import parse_json_object
 from .dispatch import Call, bearer, dispatch
 from .engines import EnginePool
-from .errors import HTTPError, from_prellm
-from .guard import LOOPBACK_NAMES, Guard, error_response, loopback
+from .errors import HTTPError, error_response, from_prellm
+from .guard import LOOPBACK_NAMES, Guard, loopback
 from .metrics import install_metrics, observe, observed
 from .openai_format import completion
 from .openapi import install_openapi
@@ -88,13 +88,13 @@ async def _lifespan(app: FastAPI) -> Any:
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPError)
     async def _http_error(request: Request, exc: HTTPError) -> JSONResponse:
-        return error_response(exc)
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(PreLLMError)
     async def _prellm_error(request: Request, exc: PreLLMError) -> JSONResponse:
         err = from_prellm(exc)
         log.warning("%s %s -> %d: %s", request.method, request.url.path, err.status, err.message)
-        return error_response(err)
+        return error_response(err, request.url.path)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -105,7 +105,8 @@ def _error_handlers(app: FastAPI) -> None:
         return error_response(
             HTTPError(
                 500, f"internal error: {type(exc).__name__}", "server_error", "internal_error"
-            )
+            ),
+            request.url.path,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -114,7 +115,7 @@ def _error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         message = f"{request.method} {request.url.path}: {exc.detail}"
         headers = getattr(exc, "headers", None)
-        err = error_response(HTTPError(exc.status_code, message, code=code))
+        err = error_response(HTTPError(exc.status_code, message, code=code), request.url.path)
         if headers:
             err.headers.update(headers)
         return err
@@ -129,7 +130,8 @@ def _error_handlers(app: FastAPI) -> None:
                 continue
             problems.append(f"{loc or 'body'}: {e.get('msg')}")
         return error_response(
-            HTTPError(400, "invalid request: " + "; ".join(problems), code="invalid_request")
+            HTTPError(400, "invalid request: " + "; ".join(problems), code="invalid_request"),
+            request.url.path,
         )
 
 

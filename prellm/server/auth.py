@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from ..errors import PreLLMError
 from ..store.errors import StateError
 from ..store.keys import KEY_PREFIX, Principal
-from .errors import HTTPError, body
+from .errors import HTTPError, error_response
 
 MASTER_KEY_ENV = "PRELLM_MASTER_KEY"
 RECHECK_S = 5.0
@@ -142,6 +142,4 @@ def install_errors(app: FastAPI) -> None:
         headers = None
         if exc.retry_after is not None:
             headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-        return JSONResponse(
-            body(err.message, err.type, err.code), status_code=err.status, headers=headers
-        )
+        return error_response(err, request.url.path, headers)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from ..errors import (
     BudgetExceededError,
     ConfigError,
@@ -28,11 +30,38 @@ class HTTPError(Exception):
         self.status, self.message, self.type, self.code = status, message, type_, code
 
 
-def body(message: str, type_: str, code: str | None) -> dict[str, Any]:
-    """OpenAI's error shape; the message scrubbed (a key sent as a model name is not echoed)."""
+ANTHROPIC_PATH = "/v1/messages"  # Anthropic's clients read Anthropic's error shape
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+
+def body(
+    message: str, type_: str, code: str | None, *, status: int = 400, path: str = ""
+) -> dict[str, Any]:
+    """The error body in the shape the endpoint's clients read: OpenAI's, or Anthropic's
+    (``{"type": "error", "error": {"type", "message"}}``) under ``/v1/messages``. The
+    message is scrubbed (a key sent as a model name is not echoed)."""
     from ..observability.logging import scrub
 
+    if path == ANTHROPIC_PATH or path.startswith(ANTHROPIC_PATH + "/"):
+        return anthropic_body(status, scrub(message))
     return {"error": {"message": scrub(message), "type": type_, "param": None, "code": code}}
+
+
+def anthropic_body(status: int, message: str) -> dict[str, Any]:
+    kind = _ANTHROPIC_TYPES.get(status) or (
+        "api_error" if status >= 500 else "invalid_request_error"
+    )
+    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": None}
 
 
 def from_prellm(exc: PreLLMError) -> HTTPError:
@@ -54,3 +83,14 @@ def from_prellm(exc: PreLLMError) -> HTTPError:
         # The proxy's own credentials for the upstream are wrong: not the client's fault.
         return HTTPError(502, str(exc), "upstream_error", "upstream_auth_failed")
     return HTTPError(502, str(exc), "upstream_error", "upstream_failed")
+
+
+def error_response(
+    err: HTTPError, path: str = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """``err`` in the shape the clients of ``path`` read (see ``errors.body``)."""
+    headers = dict(headers or {})
+    if err.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    content = body(err.message, err.type, err.code, status=err.status, path=path)
+    return JSONResponse(content, status_code=err.status, headers=headers or None)

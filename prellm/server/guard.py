@@ -6,19 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import JSONResponse
-
 from .auth import Authenticator
-from .errors import HTTPError, body
+from .errors import HTTPError, error_response
 
 PUBLIC_PATHS = {"/health/liveness"}
-
-
-def error_response(err: HTTPError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-    return JSONResponse(
-        body(err.message, err.type, err.code), status_code=err.status, headers=headers
-    )
 
 
 LOOPBACK_NAMES = (b"localhost", b"127.0.0.1", b"[::1]", b"::1")
@@ -84,12 +75,12 @@ class Guard:
             return
         raw = list(scope.get("headers") or [])
         if refused := self._refusal(scope, raw):
-            return await error_response(refused)(scope, receive, send)
+            return await error_response(refused, scope.get("path", ""))(scope, receive, send)
         headers = dict(raw)
         declared = headers.get(b"content-length")
         too_big = HTTPError(413, f"request body over {self.limit} bytes", code="request_too_large")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            return await error_response(too_big)(scope, receive, send)
+            return await error_response(too_big, scope.get("path", ""))(scope, receive, send)
         seen = 0
 
         async def limited() -> dict[str, Any]:
@@ -105,4 +96,4 @@ class Guard:
         except HTTPError as err:
             if err is not too_big:
                 raise
-            await error_response(err)(scope, receive, send)
+            await error_response(err, scope.get("path", ""))(scope, receive, send)

@@ -41,6 +41,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicErrorBody(BaseModel):
+    """Anthropic's error shape, which ``/v1/messages`` answers with."""
+
+    type: Literal["error"]
+    error: AnthropicErrorDetail
+    request_id: str | None = None
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"]
     content: str | None
@@ -108,6 +121,7 @@ def install_openapi(app: FastAPI) -> None:
         doc = get_openapi(title=app.title, version=app.version, routes=app.routes)
         components = doc.setdefault("components", {}).setdefault("schemas", {})
         error = _schema(ErrorBody, components)
+        anthropic_error = _schema(AnthropicErrorBody, components)
         for path, (model, streams) in _bodies().items():
             op = doc["paths"].get(path, {}).get("post")
             if op is None:
@@ -118,7 +132,8 @@ def install_openapi(app: FastAPI) -> None:
                 ok = _json({"type": "object"}, "The answer in this API's own shape")
             if streams:
                 ok["content"]["text/event-stream"] = {}  # the API's own stream events
-            _document_body(op, _schema(model, components), ok, error)
+            shape = anthropic_error if path == "/v1/messages" else error
+            _document_body(op, _schema(model, components), ok, shape)
         model_op = doc["paths"].get("/v1/models/{model_id}", {}).get("get")
         if model_op is not None:
             model_op["responses"]["404"] = _json(error, "No model by that name")
