@@ -31,6 +31,7 @@ def test_config_files_are_summarised_by_kind(tmp_path, no_git):
     (root / "package.json").write_text("{not json")
     text = FolderCompressor(root).summarize().text
     for line in (
+        # the file's name once, then what it says
         "go.mod: // comment; module example.com/svc; go 1.22",
         "requirements.txt: requests==2.0; httpx",
         "Makefile: build; test",
@@ -44,18 +45,18 @@ def test_config_files_are_summarised_by_kind(tmp_path, no_git):
 
 def test_anchored_and_nested_gitignore_patterns_are_honoured(tmp_path, no_git):
     root = tmp_path / "proj"
-    (root / "build").mkdir(parents=True)
-    (root / "src" / "build").mkdir(parents=True)
+    (root / "out").mkdir(parents=True)
+    (root / "src" / "out").mkdir(parents=True)
     (root / "docs").mkdir()
-    (root / "build" / "out.py").write_text("def built(): pass\n")
-    (root / "src" / "build" / "keep.py").write_text("def kept(): pass\n")
+    (root / "out" / "gen.py").write_text("def built(): pass\n")
+    (root / "src" / "out" / "keep.py").write_text("def kept(): pass\n")
     (root / "docs" / "draft.md").write_text("# draft\n")
     (root / "docs" / "guide.rst").write_text("guide\n")
-    (root / ".gitignore").write_text("/build\ndocs/*.md\n")
+    (root / ".gitignore").write_text("/out\ndocs/*.md\n")
     s = FolderCompressor(root).summarize()
-    assert "src/build/keep.py: kept" in s.text  # "/build" is only the top-level one
+    assert "src/out/keep.py: kept" in s.text  # "/out" is only the top-level one
     assert "docs/guide.rst" in s.text
-    assert "out.py" not in s.text and "draft.md" not in s.text
+    assert "gen.py" not in s.text and "draft.md" not in s.text
 
 
 def test_huge_and_unreadable_files_are_skipped(tmp_path, no_git):

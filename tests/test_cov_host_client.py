@@ -129,6 +129,22 @@ def test_a_host_that_keeps_dying_before_answering_is_given_up_after_three_tries(
     assert not c.unusable  # a host may come back: later calls try again
 
 
+def test_a_host_reset_after_part_of_a_stream_is_not_called_again(root):
+    c = _client(root)
+
+    def chunk_then_reset(conn: socket.socket) -> None:
+        conn.settimeout(BOUND_S)
+        conn.recv(4)  # the request's header only: the rest stays unread, closing resets
+        send(conn, {"chunk": {"choices": [{"index": 0, "delta": {"content": "Half"}}]}})
+
+    served = _fake_host(c.directory / SOCKET, chunk_then_reset, connections=2)
+    got: list[dict] = []
+    with pytest.raises(HostError, match="closed the stream before its end"):
+        c.stream("test/echo", {"messages": MSGS}, lambda chunk: got.append(chunk) and False)
+    assert len(got) == 1  # delivered once: calling again would repeat it
+    assert len(served) == 1
+
+
 # --- no host can be used: calls run in this process ----------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -287,6 +288,24 @@ def test_a_second_host_process_for_the_same_directory_exits_with_1(host):
     assert host.client.status()["pid"] == os.getpid()  # the running host was not disturbed
 
 
+def test_main_reports_a_second_host_and_exits_with_1(host, monkeypatch, caplog):
+    from prellm.host.server import main
+    from prellm.providers import embedded
+
+    monkeypatch.setattr(embedded, "_cache_ram_mib", embedded._cache_ram_mib)  # restored after
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with caplog.at_level("INFO", logger="prellm.host"):
+            code = main(["--dir", str(host.server.dir), "--preload", "/nonexistent/m.gguf"])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert code == 1
+    assert "preloading m.gguf failed" in caplog.text and "already listens" in caplog.text
+    assert embedded._cache_ram_mib == 512  # a host bounds llama.cpp's prompt cache
+    assert host.client.status()["pid"] == os.getpid()
+
+
 def test_a_host_started_while_waiting_for_the_start_lock_is_used(root):
     d = secure_dir(root / "host")
     lock = os.open(d / START_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -315,3 +334,12 @@ def test_a_host_started_while_waiting_for_the_start_lock_is_used(root):
     finally:
         server.stop()
         thread.join(BOUND_S)
+
+
+def test_a_model_file_that_cannot_be_preloaded_is_logged_and_the_host_serves(host, caplog):
+    with caplog.at_level("ERROR", logger="prellm.host"):
+        host.server.preload(Path("/nonexistent/prellm-test/model.gguf"))
+    assert "preloading model.gguf failed: GGUF file not found" in caplog.text
+    st = host.client.status()
+    assert st["preloaded"] == {} and st["models"] == []
+    assert host.client.complete("test/echo", {"messages": MSGS})["choices"]

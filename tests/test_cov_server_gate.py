@@ -5,8 +5,11 @@ key headers, body limits, a state store that cannot be opened, the admin API's t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
-import anthropic
 import httpx
 import openai
 import pytest
@@ -14,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from prellm.server import ServerSettings, create_app
 from prellm.server.app import app_from_env
+from prellm.server.metrics import Metrics
 
 MASTER = "mk-test-master-0000"
 M = {"Authorization": f"Bearer {MASTER}"}
@@ -86,19 +90,17 @@ def test_an_anthropic_key_header_with_another_key_header_is_refused(app):
     _error(r, 400, "invalid_request")
 
 
-def test_the_anthropic_sdk_key_header_authenticates(app):
-    http = app(api_keys=["k-claude"], **ECHO)
-    msgs = [{"role": "user", "content": "hello"}]
-    ok = anthropic.Anthropic(
-        base_url="http://127.0.0.1", api_key="k-claude", max_retries=0, http_client=http
-    )
-    r = ok.messages.create(model="prellm:default", max_tokens=20, messages=msgs)
-    assert r.content[0].text == "hello"
-    wrong = anthropic.Anthropic(
-        base_url="http://127.0.0.1", api_key="k-wrong", max_retries=0, http_client=http
-    )
-    with pytest.raises(anthropic.AuthenticationError):
-        wrong.messages.create(model="prellm:default", max_tokens=20, messages=msgs)
+def test_an_x_api_key_header_authenticates_like_a_bearer_key(app):
+    client = app(api_keys=["k-claude"], **ECHO)
+    body = {
+        "model": "prellm:default",
+        "max_tokens": 20,
+        "messages": [{"role": "user", "content": "hello"}],
+    }
+    r = client.post("/v1/messages", json=body, headers={"x-api-key": "k-claude"})
+    assert r.status_code == 200 and r.json()["content"][0]["text"] == "hello"
+    r = client.post("/v1/messages", json=body, headers={"x-api-key": "k-wrong"})
+    _error(r, 401, "invalid_api_key")
 
 
 def test_a_body_streamed_past_the_limit_without_a_length_gets_413(app):
@@ -113,7 +115,9 @@ def test_a_body_streamed_past_the_limit_without_a_length_gets_413(app):
 
 def test_a_lone_surrogate_in_a_key_is_refused(app):
     client = app(**ECHO)
-    raw = '{"model": "prellm:default", "messages": [{"role": "user", "content": "hi", "\\ud800": 1}]}'
+    raw = (
+        '{"model": "prellm:default", "messages": [{"role": "user", "content": "hi", "\\ud800": 1}]}'
+    )
     r = client.post(
         "/v1/chat/completions", content=raw, headers={"Content-Type": "application/json"}
     )
@@ -156,7 +160,9 @@ def test_a_store_that_cannot_be_opened_is_a_503_for_virtual_keys_and_not_ready(
 ):
     monkeypatch.setenv("PRELLM_MASTER_KEY", MASTER)
     client = app(**ECHO)
-    r = client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {VIRTUAL}"})
+    r = client.post(
+        "/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {VIRTUAL}"}
+    )
     assert "cannot open" in _error(r, 503, "state_store_unavailable")
     r = client.get("/health/readiness", headers=M)
     assert r.status_code == 503 and r.json()["status"] == "not ready"
@@ -195,6 +201,31 @@ def test_admin_teams_list_get_patch_and_refusals(app, monkeypatch):
     assert 'prellm_team_budget_remaining_usd{team="web"}' not in text  # no budget, no gauge
 
 
+def test_metrics_need_the_master_key_not_a_client_key(app, monkeypatch):
+    monkeypatch.setenv("PRELLM_MASTER_KEY", MASTER)
+    client = app(api_keys=["k-one"], **ECHO)
+    r = client.get("/metrics", headers={"Authorization": "Bearer k-one"})
+    assert "master key" in _error(r, 403, "admin_only")
+    assert client.get("/metrics", headers=M).status_code == 200
+
+
+def test_a_scrape_adds_up_what_every_worker_process_wrote(tmp_path, monkeypatch):
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    worker = (
+        "from prellm.server.metrics import Metrics\n"
+        "m = Metrics()\n"
+        "for _ in range(3): m.record('/v1/chat/completions', 200, 0.1, None, None)\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom)}
+    for _ in range(2):  # two worker processes
+        subprocess.run([sys.executable, "-c", worker], env=env, check=True, timeout=120)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(prom))
+    text = Metrics().exposition().decode()  # the scraping process counted nothing itself
+    line = 'prellm_requests_total{route="/v1/chat/completions",status="200",strategy="none",team="none"}'
+    assert f"{line} 6.0" in text
+
+
 def test_a_request_refused_before_routing_is_counted_under_other(app):
     client = app(api_keys=["k-one"], metrics_public=True, **ECHO)
     assert client.get("/no/such/path").status_code == 401
@@ -224,6 +255,31 @@ def test_an_upstream_400_is_the_clients_and_an_upstream_401_is_the_proxys(app, u
     with pytest.raises(openai.APIStatusError) as auth:
         client.chat.completions.create(model=pair, messages=msgs)
     assert auth.value.status_code == 502 and auth.value.code == "upstream_auth_failed"
+
+
+def test_an_upstream_429_is_a_429_and_a_slow_upstream_a_504(app, upstream):
+    body = {
+        "model": "prellm:test/echo->openai/big-model",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    upstream.responder = lambda body: (429, "Rate limit reached, try again later")
+    r = app(strategy="passthrough").post("/v1/chat/completions", json=body)
+    _error(r, 429, "upstream_rate_limited")
+    client = app(strategy="passthrough", upstream_timeout_s=1)
+    upstream.responder = lambda body: time.sleep(3) or "too late"
+    r = client.post("/v1/chat/completions", json=body)
+    _error(r, 504, "upstream_timeout")
+
+
+def test_completions_are_refused_past_the_budget_and_attributed_to_the_key(
+    app, upstream, monkeypatch
+):
+    monkeypatch.setenv("PRELLM_MONTHLY_BUDGET", "0.0000001")
+    client = app(api_keys=["k-one"], small="test/echo", large="openai/gpt-4o-mini")
+    body = {"model": "openai/gpt-4o-mini", "prompt": "Once upon a time", "max_tokens": 500}
+    r = client.post("/v1/completions", json=body, headers={"Authorization": "Bearer k-one"})
+    assert "budget" in _error(r, 402, "budget_exceeded").lower()
+    assert upstream.requests == []  # refused before anything was sent
 
 
 def test_readiness_reports_a_configuration_that_resolves_no_models(app, tmp_path):

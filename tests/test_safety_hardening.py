@@ -92,6 +92,16 @@ def test_kind_is_redacted_in_every_context(kind):
             "HEROKU_API_KEY=4a1b2c3d-89ab-4cde-9012-456789abcdef",
             "4a1b2c3d-89ab-4cde-9012-456789abcdef",
         ),
+        # A token glued to a word by a hyphen or an underscore is still the token.
+        (
+            "user-ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5",
+            "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5",
+        ),
+        (
+            "CI_ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5",
+            "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dF3hJ5",
+        ),
+        ("x-github_pat_" + "11ABCDEFG0123456789_abcdefghij", "11ABCDEFG0123456789_abcdefghij"),
     ],
 )
 def test_real_world_shapes(text, secret):

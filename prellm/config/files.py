@@ -31,7 +31,9 @@ def _locate(
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return None, loc
-    line = node.start_mark.line + 1 if node is not None else None
+    if node is None:  # an empty file: only a missing top-level key can be named
+        return None, loc if missing and len(loc) == 1 else ()
+    line = node.start_mark.line + 1
     real: list[Any] = []
     for part in loc:
         if isinstance(node, yaml.MappingNode):

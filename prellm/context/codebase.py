@@ -256,7 +256,7 @@ def _config_extract(rel: str, text: str) -> str | None:
         ]
         if name == "Makefile":
             first = re.findall(r"^([A-Za-z0-9_.-]+):", text, re.M)[:10]
-        return f"{name}: {'; '.join(first)}"
+        return "; ".join(first) or "(empty)"  # the line already starts with the file's path
     return None
 
 

@@ -127,14 +127,13 @@ async def _step(pipeline: str, step: Step, deps: PipelineDeps, run: Run, record:
     if step.type == "pipeline":
         await _run(step.pipeline or "", deps, run)
         return None
-    if step.type == "compose":
-        chosen = step.strategy if step.strategy in STRATEGIES else _value(step.strategy, run)
-        if chosen not in STRATEGIES or chosen == "auto":
-            record.error = f"compose strategy {chosen!r} is not a strategy; used passthrough"
-            chosen = "passthrough"
-        run.strategy = chosen
-        return chosen
-    return None
+    # "compose", the last of the four step types the schema allows
+    chosen = step.strategy if step.strategy in STRATEGIES else _value(step.strategy, run)
+    if chosen not in STRATEGIES or chosen == "auto":
+        record.error = f"compose strategy {chosen!r} is not a strategy; used passthrough"
+        chosen = "passthrough"
+    run.strategy = chosen
+    return chosen
 
 
 async def _llm_step(

@@ -274,11 +274,10 @@ def _map_error(model: str, exc: BaseException) -> PreLLMError:
 
 
 def _prepare(model: str) -> None:
-    """Fail fast, with a fix, when the embedded model cannot be used."""
-    if is_embedded(model):
-        from .embedded import get_runtime
+    """Fail fast, with a fix, when the embedded model (``model``) cannot be used."""
+    from .embedded import get_runtime
 
-        get_runtime(model.removeprefix(LOCAL_PREFIX))
+    get_runtime(model.removeprefix(LOCAL_PREFIX))
 
 
 # OpenAI fields litellm accepts but does not send to OpenAI-compatible servers: they go

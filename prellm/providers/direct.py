@@ -296,8 +296,7 @@ async def _bounded(model: str, awaitable: Any, deadline: float | None) -> Any:
         return await awaitable
     left = deadline - time.monotonic()
     if left <= 0:
-        if asyncio.iscoroutine(awaitable):
-            awaitable.close()  # never started: no "coroutine was never awaited" warning
+        awaitable.close()  # a coroutine never started: no "never awaited" warning
         raise ProviderTimeoutError(model, "the request's deadline passed", status_code=504)
     try:
         return await asyncio.wait_for(awaitable, left)
@@ -427,6 +426,8 @@ async def astream(
         except BaseException as exc:  # handed to the consumer, not lost
             hand_over(exc)
 
+    if until is not None and until <= time.monotonic():  # no model started for nothing
+        raise ProviderTimeoutError(model, "the request's deadline passed", status_code=504)
     loop.run_in_executor(None, run)
     try:
         while (item := await _bounded(model, queue.get(), until)) is not done:

@@ -68,7 +68,7 @@ def check_llm_kwargs(kwargs: Mapping[str, Any], where: str = "run()") -> dict[st
     if unknown:
         name = unknown[0]
         options = list(inspect.signature(run_options).parameters)
-        close = difflib.get_close_matches(name, [*options, *known], n=1)
+        close = difflib.get_close_matches(name, [*options, *known, *PROVIDER_PARAMS], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"{where}: unknown option {name!r}: not a preLLM option nor a litellm "
