@@ -55,7 +55,6 @@ def test_context_rules_redact_the_value_and_restore_it(text, expected, secret):
         "docker run -u 1000:1000 img",  # a uid:gid
         "mysql -u root -p 5432:5432",  # a port mapping
         "docker login -u me -p 2222",  # a port
-        "sshpass -pS3cretPw1 ssh host",  # -pX without a space only for mysql/mariadb
         "git clone github://org:repo@sha",  # a plain word after a scheme without credentials
         "postgres://admin:admin@db",  # user:user is a default
         "postgres://u:a,b,c9x@db",  # a list, not a password

@@ -84,6 +84,7 @@ def test_kind_is_redacted_in_every_context(kind):
         ("API key: f3a9c2e1b7d54a6e9c0b1d2e3f4a5b6c", "f3a9c2e1b7d54a6e9c0b1d2e3f4a5b6c"),
         ('psql "host=db user=app password=S3cret dbname=app"', "S3cret"),
         ("sshpass -p 'S3cr3t!' ssh deploy@10.0.0.5", "S3cr3t!"),
+        ("sshpass -pS3cr3tX ssh deploy@10.0.0.5", "S3cr3tX"),
         ("CREATE USER app IDENTIFIED BY 'S3cret!x';", "S3cret!x"),
         ("ansible_ssh_pass: S3cret!x", "S3cret!x"),
         ("DATABASE_URL=postgres://app:Wq9#kLm2@db:5432/app", "Wq9#kLm2"),

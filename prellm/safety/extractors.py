@@ -235,7 +235,7 @@ def cli_p_flag(m: re.Match[str], scan: Scan) -> list[Span]:
     value = m.group("value").strip("'\"")
     if not _P_CONTEXT.search(line):
         return []
-    if m.group("space") is None and not re.search(r"\b(?:mysql\w*|mariadb\w*)\b", line):
+    if m.group("space") is None and not re.search(r"\b(?:mysql\w*|mariadb\w*|sshpass)\b", line):
         return []
     if value.isdigit() or re.fullmatch(r"[\d.:]+(?:/\w+)?", value) or not _flag_value(value):
         return []  # -p 2222, -p 5432:5432
