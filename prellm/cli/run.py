@@ -98,7 +98,7 @@ def _streamed(engine: Any, request: dict[str, Any], err: Any, quiet: bool) -> tu
     from ..models import PreLLMResult, StageEvent
 
     final: PreLLMResult | None = None
-    wrote = False
+    wrote, last = False, ""
     shown: set[str] = set()
     for event in engine.stream(**request):
         if isinstance(event, str):
@@ -108,7 +108,7 @@ def _streamed(engine: Any, request: dict[str, Any], err: Any, quiet: bool) -> tu
                     continue
             sys.stdout.write(event)
             sys.stdout.flush()
-            wrote = True
+            wrote, last = True, event or last
         elif isinstance(event, StageEvent):
             if event.status == "notice":
                 shown.add(event.detail["message"])
@@ -116,7 +116,7 @@ def _streamed(engine: Any, request: dict[str, Any], err: Any, quiet: bool) -> tu
                 _progress(err, event)
         elif isinstance(event, PreLLMResult):
             final = event
-    if wrote:
+    if wrote and not last.endswith("\n"):  # the answer ends with one newline, as unstreamed
         sys.stdout.write("\n")
     assert final is not None
     return final, shown

@@ -18,8 +18,11 @@ class ItemCache:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         self.path = eval_dir() / f"{kind}-{digest}.jsonl"
         self.done: dict[str, dict[str, Any]] = {}
+        self._cut = False  # the file ends mid-line: the next item starts a new line
         if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
+            text = self.path.read_text(encoding="utf-8")
+            self._cut = bool(text) and not text.endswith("\n")
+            for line in text.splitlines():
                 try:
                     item = json.loads(line)
                 except json.JSONDecodeError:
@@ -32,5 +35,6 @@ class ItemCache:
     def put(self, item: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(item, ensure_ascii=False) + "\n")
+            fh.write(("\n" if self._cut else "") + json.dumps(item, ensure_ascii=False) + "\n")
+        self._cut = False
         self.done[str(item["id"])] = item
