@@ -261,13 +261,16 @@ def test_ctrl_c_during_a_streamed_answer_exits_130_too():
 def test_an_unwritable_model_cache_is_a_config_error_not_an_internal_one(tmp_path):
     in_the_way = tmp_path / "cache"
     in_the_way.write_text("a file where the cache directory should be")
-    r = run(
-        "hi",
-        "--small",
-        "local/qwen2.5-coder-1.5b",
-        "--large",
-        "test/echo",
-        env={"PRELLM_CACHE_DIR": str(in_the_way), "PRELLM_NO_HOST": "1"},
+    # Its own process: this one may hold the model loaded already.
+    env = {**os.environ, "PRELLM_CACHE_DIR": str(in_the_way), "PRELLM_NO_HOST": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "prellm", "hi", "-s", "classify"]
+        + ["--small", "local/qwen2.5-coder-1.5b", "--large", "test/echo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
-    assert r.exit_code == 2, r.stderr
+    assert r.returncode == 2, r.stderr
     assert "cannot assemble the embedded model" in r.stderr and "internal error" not in r.stderr

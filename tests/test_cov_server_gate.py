@@ -100,7 +100,9 @@ def test_an_x_api_key_header_authenticates_like_a_bearer_key(app):
     r = client.post("/v1/messages", json=body, headers={"x-api-key": "k-claude"})
     assert r.status_code == 200 and r.json()["content"][0]["text"] == "hello"
     r = client.post("/v1/messages", json=body, headers={"x-api-key": "k-wrong"})
-    _error(r, 401, "invalid_api_key")
+    assert r.status_code == 401  # in Anthropic's shape, on Anthropic's endpoint
+    assert r.json()["type"] == "error"
+    assert r.json()["error"]["type"] == "authentication_error"
 
 
 def test_a_body_streamed_past_the_limit_without_a_length_gets_413(app):
