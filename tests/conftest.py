@@ -129,3 +129,20 @@ def serve():
     for server, thread in servers:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """An empty project directory as the cwd, with no user-level config."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PRELLM_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    return tmp_path
+
+
+@pytest.fixture
+def upstream(provider, monkeypatch):
+    """The recording server as the OpenAI-compatible upstream litellm calls."""
+    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-secret-0000")
+    return provider

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import write
 
 from prellm import ConfigError, PreLLM, ValidationError, preprocess_and_execute_sync
 from prellm.cli.main import cli
@@ -17,20 +18,6 @@ from prellm.config.loader import find_config, load_config
 from prellm.config.prompts import PromptRegistry, PromptSpec
 from prellm.config.schema import SCHEMA_MODELS, json_schema
 from prellm.providers.testing import recorded_requests, register_function
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PRELLM_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    return tmp_path
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def test_discovery_order(project, monkeypatch):

@@ -5,20 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
 from prellm.cli.main import cli
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """An empty project directory as the cwd, with no user-level config."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PRELLM_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    return tmp_path
 
 
 def config(*args: str, env: dict[str, str] | None = None):

@@ -16,11 +16,11 @@ import socket
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import BOUND_S, NO_START
 
 from prellm.errors import ConfigError
 from prellm.host import client as host_client
@@ -30,15 +30,6 @@ from prellm.host.protocol import HostError, HostGone, HostStartError, recv, send
 from prellm.providers import direct
 
 MSGS = [{"role": "user", "content": "Deploy the app to production"}]
-BOUND_S = 60.0  # generous bounds for polling; never a timed assertion
-NO_START = [sys.executable, "-c", "raise SystemExit(3)"]
-
-
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + BOUND_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import BOUND_S, NO_START, wait_for
 
 from prellm.errors import ProviderError, ProviderTimeoutError
 from prellm.host import protocol
@@ -34,15 +34,6 @@ from prellm.host.server import HostServer, _closed
 from prellm.providers.testing import register_function
 
 MSGS = [{"role": "user", "content": "Deploy the app to production"}]
-BOUND_S = 60.0  # generous bounds for polling; never a timed assertion
-NO_START = [sys.executable, "-c", "raise SystemExit(3)"]
-
-
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + BOUND_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 @dataclass
@@ -60,7 +51,7 @@ def _serve(directory: Path) -> tuple[HostServer, threading.Thread]:
     server = HostServer(directory, idle_s=600)
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
-    _wait_for(lambda: server.inode is not None, "the host to listen")
+    wait_for(lambda: server.inode is not None, "the host to listen")
     return server, thread
 
 
@@ -191,7 +182,7 @@ def test_a_client_that_stops_reading_a_stream_ends_it_and_the_host_serves_on(hos
 
     host.client.stream(model, {"messages": MSGS}, first_only)
     assert len(got) == 1 and got[0]["choices"][0]["delta"]["content"] == "word"
-    _wait_for(host.idle, "the host to drop the abandoned stream")
+    wait_for(host.idle, "the host to drop the abandoned stream")
     out = host.client.complete("test/echo", {"messages": MSGS})
     assert out["choices"][0]["message"]["content"] == MSGS[0]["content"]
     assert host.client.status()["requests"] == 2
@@ -215,7 +206,7 @@ def test_a_call_past_its_timeout_is_a_provider_timeout_and_the_host_serves_on(ho
         assert info.value.status_code == 504 and info.value.model == model
     finally:
         gate.set()  # the host's answer now goes to a closed connection
-    _wait_for(host.idle, "the host to finish the abandoned call")
+    wait_for(host.idle, "the host to finish the abandoned call")
     assert host.client.complete("test/echo", {"messages": MSGS})["choices"]
     assert host.client.status()["requests"] == 2
 
@@ -267,7 +258,7 @@ def test_stop_frees_the_socket_at_once_and_lets_calls_in_flight_finish(host):
         assert entered.wait(BOUND_S)
         host.server.stop()
         assert not host.server.path.exists()  # a new host could bind now
-        _wait_for(lambda: _in(host.thread, "_drain"), "serve() to wait for the call")
+        wait_for(lambda: _in(host.thread, "_drain"), "serve() to wait for the call")
     finally:
         gate.set()
     caller.join(BOUND_S)
@@ -315,7 +306,7 @@ def test_a_host_started_while_waiting_for_the_start_lock_is_used(root):
     waiter = threading.Thread(target=lambda: got.update(sock=client.ensure()), daemon=True)
     waiter.start()
     inode = os.fstat(lock).st_ino
-    _wait_for(
+    wait_for(
         lambda: any(
             "->" in line and f":{inode} " in line
             for line in Path("/proc/locks").read_text().splitlines()

@@ -30,13 +30,6 @@ WEATHER_ANTHROPIC = {
 
 
 @pytest.fixture
-def upstream(provider, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-secret-0000")
-    return provider
-
-
-@pytest.fixture
 def app():
     """The app in process (``TestClient``), as the SDKs' HTTP client."""
     clients: list[TestClient] = []

@@ -41,13 +41,6 @@ def app():
 
 
 @pytest.fixture
-def upstream(provider, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-secret-0000")
-    return provider
-
-
-@pytest.fixture
 def broken_store(tmp_path, monkeypatch):
     """The data directory is a file: the state store cannot be opened."""
     (tmp_path / "not-a-dir").write_text("x")

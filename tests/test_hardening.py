@@ -30,13 +30,6 @@ PAIR = "prellm:test/echo->openai/big-model"
 PRICED = "openai/gpt-4o-mini"
 
 
-@pytest.fixture
-def upstream(provider, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-secret-0000")
-    return provider
-
-
 def post(url: str, body: object, timeout: float = 60, **kw: object) -> httpx.Response:
     return httpx.post(f"{url}/chat/completions", json=body, timeout=timeout, **kw)  # type: ignore[arg-type]
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import BOUND_S, wait_for
 
 from prellm.errors import ConfigError, ProviderError
 from prellm.host import client as host_client
@@ -37,7 +38,6 @@ from prellm.host.server import HostServer
 from prellm.providers import direct
 
 MSGS = [{"role": "user", "content": "Deploy the app to production"}]
-BOUND_S = 60.0  # generous bounds for polling; never a timed assertion
 
 
 def _alive(pid: int) -> bool:
@@ -49,13 +49,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
-
-
-def _wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + BOUND_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def _hosts_of(directory: Path) -> list[int]:
@@ -161,7 +154,7 @@ def test_idle_host_exits_and_removes_its_socket(home, monkeypatch):
     c = HostClient(serve_test=True)
     _complete(c)
     pid = c.status()["pid"]
-    _wait_for(lambda: not _alive(pid), "the idle host to exit")
+    wait_for(lambda: not _alive(pid), "the idle host to exit")
     assert not (home / "host" / SOCKET).exists()
     assert c.status() is None
     _complete(c)  # and the next call starts a new one
@@ -179,7 +172,7 @@ def test_a_stale_socket_is_replaced(home, client):
     pid = client.status()["pid"]
     # A host killed outright leaves its socket behind too.
     os.kill(pid, signal.SIGKILL)
-    _wait_for(lambda: not _alive(pid), "the killed host to go")
+    wait_for(lambda: not _alive(pid), "the killed host to go")
     assert (d / SOCKET).exists()
     _complete(client)
     assert client.status()["pid"] != pid
@@ -194,7 +187,7 @@ def _dying_host(path: Path, calls: list[int]) -> socket.socket:
 
     def drop_one() -> None:
         conn, _ = listener.accept()
-        _wait_for(lambda: select.select([conn], [], [], 0)[0], "the request to arrive")
+        wait_for(lambda: select.select([conn], [], [], 0)[0], "the request to arrive")
         calls.append(1)
         path.unlink()
         listener.close()
@@ -237,7 +230,7 @@ def test_a_host_of_another_build_is_replaced_not_reused(home, client):
     assert out["choices"][0]["message"]["content"] == MSGS[0]["content"]
     after = client.status()
     assert after["identity"] == client.identity and after["pid"] != before["pid"]
-    _wait_for(lambda: not _alive(before["pid"]), "the old host to exit")
+    wait_for(lambda: not _alive(before["pid"]), "the old host to exit")
 
 
 def test_another_model_file_at_the_same_path_replaces_the_host(home, client):
@@ -372,7 +365,7 @@ def test_cli_calls_reach_one_host_and_host_status_stop(home, monkeypatch):
     assert again["pid"] == first["pid"] and again["requests"] > first["requests"]
     stop = runner.invoke(cli, ["host", "stop"])
     assert stop.exit_code == 0 and f"stopped model host pid {first['pid']}" in stop.output
-    _wait_for(lambda: not _alive(first["pid"]), "the stopped host to exit")
+    wait_for(lambda: not _alive(first["pid"]), "the stopped host to exit")
     assert runner.invoke(cli, ["host", "stop"]).output.strip() == "no model host running"
 
 

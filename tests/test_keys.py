@@ -176,13 +176,6 @@ def test_key_and_team_budgets_hold_and_attribute_spend(backend):  # noqa: F811
 
 
 @pytest.fixture
-def upstream(provider, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-secret-0000")
-    return provider
-
-
-@pytest.fixture
 def admin(serve, upstream, monkeypatch, tmp_path):
     """A server with a master key and traces on; returns (v1 url, admin client)."""
     monkeypatch.setenv("PRELLM_MASTER_KEY", MASTER)

@@ -34,13 +34,6 @@ def total(text: str, name: str, **labels: str) -> float:
     )
 
 
-@pytest.fixture
-def upstream(provider, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_BASE", provider.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-secret-0000")
-    return provider
-
-
 def test_counters_match_the_requests_made(serve, upstream, monkeypatch):
     from prellm.store import BudgetTracker
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support import write
 
 from prellm import ConfigError, PreLLM, preprocess_and_execute_sync
 from prellm.cli.main import cli
@@ -127,11 +128,6 @@ def test_the_condition_language_is_safe():
     ):
         with pytest.raises(ConfigError):
             expr.parse(bad)
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 @pytest.mark.parametrize(

@@ -22,14 +22,6 @@ WORDS = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PRELLM_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    return tmp_path
-
-
 def taxonomy(path: Path, count: int, shortlist: str | None = None) -> None:
     head = f"shortlist: {shortlist}\n" if shortlist is not None else ""
     path.write_text(
