@@ -66,7 +66,7 @@ def _fake_host(path: Path, answer: Callable[[socket.socket], None], connections:
                 conn, _ = listener.accept()
                 with conn:
                     answer(conn)
-                served.append(1)
+                    served.append(1)  # before the close the client sees: counted in time
 
     threading.Thread(target=run, daemon=True).start()
     return served
