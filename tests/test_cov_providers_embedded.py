@@ -205,3 +205,62 @@ def test_our_calls_to_a_missing_model_file_fail_fast_as_config_errors():
     assert info.value.exit_code == 2
     check = asyncio.run(providers.check_model(MISSING_GGUF, 1))
     assert check["ok"] is False and "GGUF file not found" in check["detail"]
+
+
+# --- one-line JSON for schema-constrained replies ------------------------------------------------
+
+SCHEMA = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+
+
+def test_a_json_schema_request_gets_a_one_line_grammar():
+    from prellm.providers.embedded import compact_json
+
+    req = {
+        "messages": MSGS,
+        "max_tokens": 9,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": SCHEMA}},
+    }
+    out = compact_json(req)
+    assert "response_format" not in out and out["max_tokens"] == 9
+    grammar = out["grammar"]
+    assert grammar.startswith("%llguidance")
+    compiled = json.loads(grammar.split("%json", 1)[1])
+    assert compiled["x-guidance"]["whitespace_flexible"] is False
+    assert compiled["x-guidance"]["key_separator"] == ": "
+    assert compiled["required"] == ["a"]
+    assert "grammar" not in req  # the caller's request is not changed
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        {"messages": MSGS},
+        {"messages": MSGS, "response_format": {"type": "json_object"}},
+        {"messages": MSGS, "response_format": {"type": "json_schema", "json_schema": {}}},
+        {
+            "messages": MSGS,
+            "tools": TOOLS,
+            "response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}},
+        },
+    ],
+)
+def test_other_requests_are_left_to_llama_cpp(req):
+    from prellm.providers.embedded import compact_json
+
+    assert compact_json(req) is req
+
+
+@pytest.mark.parametrize(
+    ("out", "json_reply"),
+    [
+        ({"choices": [{"message": {"content": '{"a": "x"}'}, "finish_reason": "stop"}]}, True),
+        ({"choices": [{"message": {"content": "Hello!"}, "finish_reason": "stop"}]}, False),
+        ({"choices": [{"message": {"content": "[1]"}, "finish_reason": "stop"}]}, False),
+        ({"choices": [{"message": {"content": '{"a": "x'}, "finish_reason": "length"}]}, True),
+        ({"error": {"message": "bad"}}, True),  # reported as it is, not asked again
+    ],
+)
+def test_what_counts_as_a_json_reply(out, json_reply):
+    from prellm.providers.embedded import _json_reply
+
+    assert _json_reply(out) is json_reply

@@ -54,6 +54,42 @@ def tool_call_in_text(text: str, tools: list[dict[str, Any]] | None) -> dict[str
     }
 
 
+# One line, with the separators ``json.dumps`` writes (the style models have read most).
+# Made to write ``{"a":1}`` instead, the 1.5B model picked other labels (our own
+# 45-request intent set: accuracy 0.69 → 0.53); on one line with these separators it
+# kept 43 of 45 choices (0.69 → 0.69) with 27% fewer output tokens.
+# ``lenient``: keywords and formats llguidance does not know are ignored, as llama.cpp's
+# own grammar does, instead of the whole schema going unenforced.
+_ONE_LINE = {
+    "whitespace_flexible": False,
+    "key_separator": ": ",
+    "item_separator": ", ",
+    "lenient": True,
+}
+
+
+def compact_json(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` with its JSON-schema ``response_format`` turned into a grammar that
+    allows one-line JSON only.
+
+    llama.cpp's own schema grammar lets the model indent: a 1.5B model then spends a
+    quarter of its output tokens on newlines and indentation. llguidance (built into
+    xllamacpp) takes the schema with ``whitespace_flexible: false`` instead.
+    """
+    rf = request.get("response_format")
+    if not isinstance(rf, dict) or rf.get("type") != "json_schema" or request.get("tools"):
+        return request
+    schema = (rf.get("json_schema") or {}).get("schema")
+    if not isinstance(schema, dict):
+        return request
+    import xllamacpp
+
+    grammar = xllamacpp.json_schema_to_grammar({**schema, "x-guidance": _ONE_LINE})
+    out = {k: v for k, v in request.items() if k != "response_format"}
+    out["grammar"] = grammar
+    return out
+
+
 class EmbeddedRuntime:
     """A loaded GGUF model and the lock that serialises access to it."""
 
@@ -92,8 +128,14 @@ class EmbeddedRuntime:
         log.info("loaded %s in %.0f ms", path.name, self.load_ms)
 
     def complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        compact = compact_json(request)
         with self.lock:
-            out = self.server.handle_chat_completions(request)
+            out = self.server.handle_chat_completions(compact)
+            if compact is not request and not _json_reply(out):
+                # llguidance could not compile the schema and left the reply free:
+                # llama.cpp's own grammar enforces it (indented), as before.
+                log.info("one-line JSON grammar not applied; using llama.cpp's schema grammar")
+                out = self.server.handle_chat_completions(request)
         if not isinstance(out, dict) or "choices" not in out:
             raise ProviderError(f"local/{self.path.name}", _error_text(out))
         return out
@@ -104,6 +146,20 @@ class EmbeddedRuntime:
             self.server.handle_chat_completions(
                 {**request, "stream": True, "stream_options": {"include_usage": True}}, on_chunk
             )
+
+
+def _json_reply(out: Any) -> bool:
+    """A reply that is a JSON object, or was cut at its token limit (asking again would be
+    cut as well); an error answer counts too, so that it is reported, not retried."""
+    try:
+        choice = out["choices"][0]
+        if choice.get("finish_reason") == "length":
+            return True
+        return isinstance(json.loads(choice["message"]["content"]), dict)
+    except (KeyError, IndexError, TypeError):
+        return True
+    except ValueError:
+        return False
 
 
 def _error_text(out: Any) -> str:
