@@ -264,3 +264,27 @@ def test_what_counts_as_a_json_reply(out, json_reply):
     from prellm.providers.embedded import _json_reply
 
     assert _json_reply(out) is json_reply
+
+
+def test_a_reply_left_free_by_llguidance_is_asked_again_under_llama_cpps_grammar():
+    from prellm.providers.embedded import one_line_json
+
+    req = {
+        "messages": MSGS,
+        "response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}},
+    }
+    seen: list[dict] = []
+
+    def run(request: dict) -> dict:  # a runtime whose one-line grammar did not apply
+        seen.append(request)
+        text = "Hello!" if "grammar" in request else '{\n  "a": "x"\n}'
+        return {"choices": [{"message": {"content": text}, "finish_reason": "stop"}]}
+
+    out = one_line_json(req, run)
+    assert out["choices"][0]["message"]["content"] == '{\n  "a": "x"\n}'
+    assert ["grammar" in r for r in seen] == [True, False] and seen[1] is req
+
+    seen.clear()
+    plain = {"messages": MSGS}
+    one_line_json(plain, run)
+    assert seen == [plain]  # no schema: run once, as it came

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -438,7 +439,11 @@ def test_embedded_model_through_the_host(home):
     assert len(st["models"]) == 1 and st["models"][0].endswith(".gguf")
     # The host started for that call loaded the model before it listened.
     assert list(st["preloaded"]) == st["models"] and st["preloaded"][st["models"][0]] > 0
-    c.complete("local/qwen2.5-coder-1.5b", req)
+    # A schema-constrained reply through the host is one-line JSON, as in process.
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    rf = {"type": "json_schema", "json_schema": {"name": "ok", "schema": schema}}
+    out = c.complete("local/qwen2.5-coder-1.5b", {**req, "max_tokens": 12, "response_format": rf})
+    assert re.fullmatch(r'\{"ok": (true|false)\}', out["choices"][0]["message"]["content"])
     again = c.status()
     assert again["pid"] == st["pid"] and again["requests"] == 2 and again["models"] == st["models"]
     assert again["rss_bytes"] and again["rss_bytes"] > 500 * 2**20  # the model is held

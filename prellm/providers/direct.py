@@ -138,6 +138,14 @@ def serve_complete_stoppable(
     ``abandoned()`` (the caller went away): for a process serving others."""
     if not is_embedded(model):
         return serve_complete(model, request)
+    from .embedded import one_line_json
+
+    return one_line_json(request, lambda r: _stoppable(model, r, abandoned))
+
+
+def _stoppable(
+    model: str, request: dict[str, Any], abandoned: Callable[[], bool]
+) -> dict[str, Any]:
     got = _Assembled()
 
     def on_chunk(chunk: dict[str, Any]) -> bool:

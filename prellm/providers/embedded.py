@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,14 +129,11 @@ class EmbeddedRuntime:
         log.info("loaded %s in %.0f ms", path.name, self.load_ms)
 
     def complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        compact = compact_json(request)
+        return one_line_json(request, self._complete)
+
+    def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
-            out = self.server.handle_chat_completions(compact)
-            if compact is not request and not _json_reply(out):
-                # llguidance could not compile the schema and left the reply free:
-                # llama.cpp's own grammar enforces it (indented), as before.
-                log.info("one-line JSON grammar not applied; using llama.cpp's schema grammar")
-                out = self.server.handle_chat_completions(request)
+            out = self.server.handle_chat_completions(request)
         if not isinstance(out, dict) or "choices" not in out:
             raise ProviderError(f"local/{self.path.name}", _error_text(out))
         return out
@@ -146,6 +144,22 @@ class EmbeddedRuntime:
             self.server.handle_chat_completions(
                 {**request, "stream": True, "stream_options": {"include_usage": True}}, on_chunk
             )
+
+
+def one_line_json(
+    request: dict[str, Any], run: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """``run(request)``, asking for one-line JSON where ``request`` asks for a schema.
+
+    Should llguidance fail to compile the schema, it leaves the reply free: the request
+    is then run as it came, under llama.cpp's own (indented) schema grammar.
+    """
+    compact = compact_json(request)
+    out = run(compact)
+    if compact is request or _json_reply(out):
+        return out
+    log.info("one-line JSON grammar not applied; using llama.cpp's schema grammar")
+    return run(request)
 
 
 def _json_reply(out: Any) -> bool:
