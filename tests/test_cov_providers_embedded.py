@@ -255,7 +255,8 @@ def test_other_requests_are_left_to_llama_cpp(req):
     [
         ({"choices": [{"message": {"content": '{"a": "x"}'}, "finish_reason": "stop"}]}, True),
         ({"choices": [{"message": {"content": "Hello!"}, "finish_reason": "stop"}]}, False),
-        ({"choices": [{"message": {"content": "[1]"}, "finish_reason": "stop"}]}, False),
+        ({"choices": [{"message": {"content": "[1]"}, "finish_reason": "stop"}]}, True),
+        ({"choices": [{"message": {"content": "{'a': 1}"}, "finish_reason": "stop"}]}, False),
         ({"choices": [{"message": {"content": '{"a": "x'}, "finish_reason": "length"}]}, True),
         ({"error": {"message": "bad"}}, True),  # reported as it is, not asked again
     ],

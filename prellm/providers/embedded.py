@@ -163,13 +163,14 @@ def one_line_json(
 
 
 def _json_reply(out: Any) -> bool:
-    """A reply that is a JSON object, or was cut at its token limit (asking again would be
-    cut as well); an error answer counts too, so that it is reported, not retried."""
+    """A reply that is JSON (a schema may ask for any value), or was cut at its token limit
+    (asking again would be cut as well); an error answer counts too, so that it is
+    reported, not retried."""
     try:
         choice = out["choices"][0]
-        if choice.get("finish_reason") == "length":
-            return True
-        return isinstance(json.loads(choice["message"]["content"]), dict)
+        if choice.get("finish_reason") != "length":
+            json.loads(choice["message"]["content"])
+        return True
     except (KeyError, IndexError, TypeError):
         return True
     except ValueError:
